@@ -1,0 +1,39 @@
+"""Wiring: from Settings to a ready service layer (engine, migrations, secret box, router)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.commands import CommandRouter
+from bot.config import Settings
+from bot.crypto import SecretBox, parse_master_key
+from bot.db.migrate import upgrade
+from bot.db.session import make_engine, make_sessionmaker
+from bot.services import ServiceContext, Services
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    services: Services
+    router: CommandRouter
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> App:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    if migrate:
+        await upgrade(engine)
+    box = SecretBox(parse_master_key(settings.master_key.get_secret_value())) if settings.master_key else None
+    ctx = ServiceContext(sessions=make_sessionmaker(engine), settings=settings, box=box)
+    if clock is not None:
+        ctx.clock = clock
+    services = Services(ctx)
+    return App(settings=settings, engine=engine, services=services, router=CommandRouter(services))

@@ -1,0 +1,136 @@
+"""`gpuflow-bot` command line: run, demo, console, migrate, check-config."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _load(args) -> Settings:
+    return load_settings(args.config, **({"database_url": args.database_url} if getattr(args, "database_url", None) else {}))
+
+
+async def _console(args) -> int:
+    from bot.app import open_app
+    from handlers.console import ConsoleFrontend
+
+    app = await open_app(_load(args))
+    try:
+        front = ConsoleFrontend(app, echo=bool(args.script))
+        if args.user:
+            await front.switch_user(args.user)
+        if args.script:
+            failures = await front.run_lines(Path(args.script).read_text().splitlines())
+            if failures:
+                print(f"{failures} scripted command(s) did not go as expected", file=sys.stderr)
+            return 1 if failures else 0
+        await front.interactive()
+        return 0
+    finally:
+        await app.close()
+
+
+async def _migrate(args) -> int:
+    from bot.db.migrate import current_revision, upgrade
+    from bot.db.session import make_engine
+
+    settings = _load(args)
+    if settings.resolved_database_url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        print(f"database at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _run(args) -> int:
+    settings = _load(args)
+    if not (settings.discord.enabled or settings.telegram.enabled):
+        print("No chat front-end is enabled in the configuration (discord.enabled / telegram.enabled).\n"
+              "The Discord and Telegram front-ends are not built yet; use `gpuflow-bot console` meanwhile.",
+              file=sys.stderr)
+        return 2
+    print("The Discord and Telegram front-ends are not built yet.", file=sys.stderr)
+    return 2
+
+
+async def _demo(args) -> int:
+    from bot.demo import run_demo
+
+    with tempfile.TemporaryDirectory(prefix="gpuflow-demo-") as tmp:
+        return await run_demo(Path(tmp))
+
+
+def _check_config(args) -> int:
+    try:
+        settings = _load(args)
+    except ConfigError as exc:
+        print(f"{len(exc.problems)} problem(s) in the configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print("configuration OK")
+    print(f"  database: {_redact_url(settings.resolved_database_url)}")
+    print(f"  chain: {settings.chain.rpc_url} (chain id {settings.chain.chain_id}), escrow "
+          f"{settings.chain.escrow_address or 'not deployed'}, tokens "
+          f"{', '.join(t.symbol for t in settings.tokens())}")
+    print(f"  fee: {settings.fee_bps} bps; deposit timeout {settings.deposit_timeout_s} s")
+    print(f"  discord: {'on' if settings.discord.enabled else 'off'}; telegram: "
+          f"{'on' if settings.telegram.enabled else 'off'}; walletconnect: "
+          f"{'configured' if settings.walletconnect.project_id else 'not configured'}")
+    print(f"  master key: {'set' if settings.master_key else 'NOT SET (host keys cannot be stored)'}")
+    return 0
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gpuflow-bot", description="Peer-to-peer GPU rentals in chat, with escrow.")
+    p.add_argument("--config", help="TOML config file (default: $GPUFLOW_CONFIG, else built-in defaults)")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the bot's chat front-ends")
+    sub.add_parser("demo", help="a scripted market session in a temporary database")
+    c = sub.add_parser("console", help="the console front-end (interactive, or --script FILE)")
+    c.add_argument("--script", help="run commands from FILE; exit 1 if one fails unexpectedly")
+    c.add_argument("--as", dest="user", help="start as this user")
+    c.add_argument("--database-url", help="override the database URL")
+    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m.add_argument("--database-url", help="override the database URL")
+    sub.add_parser("check-config", help="validate the configuration and list every problem")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.cmd == "check-config":
+            return _check_config(args)
+        runner = {"console": _console, "migrate": _migrate, "run": _run, "demo": _demo}[args.cmd]
+        return asyncio.run(runner(args))
+    except ConfigError as exc:
+        print("The configuration has problems (see `gpuflow-bot check-config`):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The service layer: every use case the front-ends share, transport-agnostic.
+
+Each call resolves permissions, validates input, and runs in one database transaction, so
+bad input gets a clear UserError and changes nothing.
+"""
+from __future__ import annotations
+
+from bot.services.context import Actor, ServiceContext
+from bot.services.disputes import DisputeService
+from bot.services.hosts import HostService
+from bot.services.offers import OfferService, OfferSpec
+from bot.services.outbox import OutboxService
+from bot.services.rentals import RentalService
+from bot.services.users import UserService
+
+
+class Services:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.users = UserService(ctx)
+        self.offers = OfferService(ctx)
+        self.rentals = RentalService(ctx)
+        self.disputes = DisputeService(ctx)
+        self.hosts = HostService(ctx)
+        self.outbox = OutboxService(ctx)
+
+    async def housekeeping(self) -> int:
+        """Periodic work that needs no outside machinery (expiring unpaid rentals)."""
+        return await self.rentals.expire_unpaid()
+
+
+__all__ = ["Actor", "OfferSpec", "ServiceContext", "Services"]

@@ -1,0 +1,38 @@
+"""What every service call needs: who is asking, and the shared machinery."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.crypto import SecretBox
+from bot.db.base import utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind a command, already resolved to a user."""
+
+    user_id: int
+    name: str
+    platform: str
+    is_support: bool = False
+    is_admin: bool = False
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_support or self.is_admin
+
+
+@dataclass
+class ServiceContext:
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    box: SecretBox | None = None
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,95 @@
+"""Provider machines: registering one makes the person a provider and gives the bot its key.
+
+The bot makes one ed25519 key pair per host; the private half is sealed with the master key
+and never shown; the public half goes into the provider's sudo-restricted account.
+"""
+from __future__ import annotations
+
+import re
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Host, Provider
+from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet
+from bot.services.context import Actor, ServiceContext
+from bot.services.views import HostView
+
+_HOST_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+_ADDRESS_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
+_LOGIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+MAX_HOSTS = 50
+KEY_PURPOSE = "host-ssh-key:{provider}:{name}"
+
+
+def provider_slug(display_name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", display_name.lower()).strip("-")[:40]
+    return slug or "provider"
+
+
+class HostService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def add(self, actor: Actor, name: str, address: str, port: int, login_user: str) -> HostView:
+        name = name.lower()
+        if not _HOST_NAME_RE.fullmatch(name):
+            raise InvalidInput("host name: lowercase letters, digits and '-', at most 32, e.g. rig-1")
+        if not _ADDRESS_RE.fullmatch(address):
+            raise InvalidInput("address must be a host name or an IPv4 address, e.g. gpu1.example.net")
+        if not 1 <= port <= 65535:
+            raise InvalidInput("port must be between 1 and 65535")
+        if not _LOGIN_RE.fullmatch(login_user):
+            raise InvalidInput("user must be a Unix login name, e.g. gpuflow")
+        if self.ctx.box is None:
+            raise NotAvailableYet("the operator has not set GPUFLOW_MASTER_KEY, so host keys cannot be stored")
+        async with self.ctx.sessions.begin() as session:
+            provider = await self._provider_for(session, actor)
+            hosts = (await session.scalars(select(Host).where(Host.provider_id == provider.id))).all()
+            if any(h.name == name for h in hosts):
+                raise Conflict(f"you already have a host named {name}")
+            if len(hosts) >= MAX_HOSTS:
+                raise Conflict(f"at most {MAX_HOSTS} hosts per provider")
+            key = Ed25519PrivateKey.generate()
+            private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                        serialization.NoEncryption())
+            public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                                   serialization.PublicFormat.OpenSSH).decode()
+            public = f"{public} gpuflow-{provider.name}-{name}"
+            host = Host(provider_id=provider.id, name=name, address=address, port=port, login_user=login_user,
+                        public_key=public,
+                        private_key_sealed=self.ctx.box.seal(private, KEY_PURPOSE.format(provider=provider.id, name=name)))
+            session.add(host)
+            await session.flush()
+            return _view(host)
+
+    async def list(self, actor: Actor) -> list[HostView]:
+        async with self.ctx.sessions() as session:
+            provider = await session.scalar(select(Provider).where(Provider.user_id == actor.user_id))
+            if provider is None:
+                return []
+            hosts = (await session.scalars(
+                select(Host).where(Host.provider_id == provider.id).order_by(Host.name))).all()
+            return [_view(h) for h in hosts]
+
+    async def _provider_for(self, session: AsyncSession, actor: Actor) -> Provider:
+        provider = await session.scalar(select(Provider).where(Provider.user_id == actor.user_id))
+        if provider is not None:
+            return provider
+        base = provider_slug(actor.name)
+        slug, n = base, 1
+        while await session.scalar(select(Provider.id).where(Provider.name == slug)) is not None:
+            n += 1
+            slug = f"{base}-{n}"
+        provider = Provider(user_id=actor.user_id, name=slug)
+        session.add(provider)
+        await session.flush()
+        return provider
+
+
+def _view(h: Host) -> HostView:
+    return HostView(name=h.name, address=h.address, port=h.port, login_user=h.login_user,
+                    public_key=h.public_key, host_key_fingerprint=h.host_key_fingerprint,
+                    verified=h.verified_at is not None)

@@ -1,0 +1,108 @@
+"""Plain read-only views handed to front-ends, so no ORM object leaves the service layer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain.pricing import Quote, Token
+
+
+@dataclass(frozen=True)
+class OfferView:
+    id: int
+    provider: str
+    gpu_model: str
+    gpu_count: int
+    vram_gb: int
+    token: Token
+    price_per_hour: int
+    min_hours: int
+    max_hours: int
+    region: str
+    capacity: int
+    reserved: int
+    status: str
+    reliability_bps: int
+    host: str | None
+
+    @property
+    def available(self) -> int:
+        return max(self.capacity - self.reserved, 0)
+
+
+@dataclass(frozen=True)
+class OfferPage:
+    offers: list[OfferView]
+    total: int
+    page: int
+    pages: int
+    query: str
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    at: datetime
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RentalView:
+    id: int
+    escrow_id: str
+    offer_id: int
+    renter: str
+    provider: str
+    gpu_summary: str
+    token: Token
+    hours: int
+    price_per_hour: int
+    amount: int
+    fee: int
+    fee_bps: int
+    state: str
+    deposit_deadline: datetime
+    started_at: datetime | None
+    ends_at: datetime | None
+    timeline: list[TimelineView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuoteView:
+    offer: OfferView
+    quote: Quote
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    rental_id: int
+    opened_by: str
+    reason: str
+    status: str
+    renter_bps: int | None
+    note: str | None
+    opened_at: datetime
+
+
+@dataclass(frozen=True)
+class HostView:
+    name: str
+    address: str
+    port: int
+    login_user: str
+    public_key: str
+    host_key_fingerprint: str | None
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message queued in the outbox for delivery by a front-end."""
+
+    id: int
+    target: str            # dm | listings | support
+    user_id: int | None
+    body: str
+    sensitive: bool
+    rental_id: int | None = None
+    offer_id: int | None = None
