@@ -1,7 +1,7 @@
 """Engine and session factory for SQLite (default) and PostgreSQL: the same code on both."""
 from __future__ import annotations
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -20,7 +20,13 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # `?schema=NAME` (ours, not the driver's): keep all tables in that PostgreSQL schema
+    parsed = make_url(url)
+    schema = parsed.query.get("schema")
+    if schema:
+        parsed = parsed.difference_update_query(["schema"])
+        kwargs.setdefault("connect_args", {})["server_settings"] = {"search_path": schema}
+    return create_async_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -84,7 +84,7 @@ class RentalService:
             rental = await self.visible_rental(session, actor, rental_id)
             if rental.renter_id != actor.user_id:
                 raise PermissionDenied(f"only the renter can cancel rental #{rental_id}")
-            if rental.state != RentalState.AWAITING_DEPOSIT.value:
+            if rental.state in (RentalState.FUNDED.value, RentalState.PROVISIONING.value):
                 raise NotAvailableYet(
                     f"rental #{rental_id} is {rental.state.replace('_', ' ')}: once paid, a cancellation is "
                     "a refund from the escrow contract, which is not connected yet")
