@@ -7,8 +7,8 @@ from bot.domain.errors import InvalidInput
 from bot.services.offers import OfferSpec
 
 MAX_LINE = 4000
-_INT_RE = re.compile(r"#?(\d{1,9})")
-_HOURS_RANGE_RE = re.compile(r"(\d{1,5})-(\d{1,5})")
+_INT_RE = re.compile(r"#?([0-9]{1,9})")
+_HOURS_RANGE_RE = re.compile(r"([0-9]{1,5})-([0-9]{1,5})")
 _KV_RE = re.compile(r"([a-z_]{1,20})=(\S{1,200})")
 
 

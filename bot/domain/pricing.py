@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 from bot.domain.errors import InvalidInput
 
@@ -16,7 +16,9 @@ MAX_FEE_BPS = 1_000          # the contract's hard cap (10 %)
 MAX_DECIMALS = 36
 UINT256_MAX = 2**256 - 1
 
-_AMOUNT_RE = re.compile(r"(?:\d{1,40})(?:\.\d{1,40})?|\.\d{1,40}")
+# Enough digits for any uint256 with 36 decimals: the default context (28 digits) would round.
+_EXACT = Context(prec=120)
+_AMOUNT_RE = re.compile(r"[0-9]{1,78}(?:\.[0-9]{1,36})?|\.[0-9]{1,36}")   # ASCII digits only
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ def parse_amount(text: str, decimals: int, *, what: str = "amount") -> int:
         value = Decimal(cleaned)
     except InvalidOperation:
         raise InvalidInput(f"{what} must be a plain number (got {_show(text)})") from None
-    scaled = value.scaleb(decimals)
+    scaled = value.scaleb(decimals, context=_EXACT)
     if scaled != scaled.to_integral_value():
         raise InvalidInput(f"{what} has more than {decimals} decimal places (got {_show(text)})")
     base = int(scaled)
@@ -55,7 +57,7 @@ def parse_amount(text: str, decimals: int, *, what: str = "amount") -> int:
 
 
 def to_decimal(base_units: int, decimals: int) -> Decimal:
-    return Decimal(base_units).scaleb(-decimals)
+    return Decimal(base_units).scaleb(-decimals, context=_EXACT)
 
 
 def format_amount(base_units: int, token: Token) -> str:

@@ -32,7 +32,7 @@ def normalize_gpu(text: str) -> str:
 
 
 def _parse_int(value: str, lo: int, hi: int, what: str) -> int:
-    if not re.fullmatch(r"\d{1,9}", value):
+    if not re.fullmatch(r"[0-9]{1,9}", value):
         raise InvalidInput(f"{what} must be a whole number (got {value[:20]!r})")
     n = int(value)
     if not lo <= n <= hi:
@@ -41,13 +41,15 @@ def _parse_int(value: str, lo: int, hi: int, what: str) -> int:
 
 
 def _parse_price(value: str, what: str) -> int:
-    if not re.fullmatch(r"\d{1,12}(\.\d{1,9})?|\.\d{1,9}", value):
+    if not re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,9})?|\.[0-9]{1,9}", value):
         raise InvalidInput(f"{what} must be a number with at most {PRICE_SCALE} decimals, like 0.8 (got {value[:20]!r})")
     return int(Decimal(value).scaleb(PRICE_SCALE))
 
 
 def _parse_reliability(value: str, what: str) -> int:
     """'0.95' or '95%' -> 9500 basis points."""
+    if not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,6})?%?|\.[0-9]{1,6}", value):
+        raise InvalidInput(f"{what} must be a fraction like 0.95 or a percentage like 95% (got {value[:20]!r})")
     try:
         if value.endswith("%"):
             d = Decimal(value[:-1]) / 100

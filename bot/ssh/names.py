@@ -1,0 +1,63 @@
+"""Validation of everything that travels to a provider host: the helper re-checks the same
+patterns, so a bug on either side alone cannot put user text into a root command."""
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+
+USER_RE = re.compile(r"r_[a-z0-9]{4,24}")
+SHORT_ID_RE = re.compile(r"[a-z0-9]{4,24}")
+PUBLIC_KEY_RE = re.compile(
+    r"(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]{20,2000}={0,3}")
+HOST_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
+LOGIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+HELPER_PATH_RE = re.compile(r"/[A-Za-z0-9._/-]{1,200}")
+
+
+def renter_user(short_id: str | int) -> str:
+    """`r_<short id>` for a rental; ints are zero-padded to the pattern's minimum length."""
+    sid = f"{short_id:06d}" if isinstance(short_id, int) else short_id
+    if isinstance(short_id, int) and short_id < 0 or not SHORT_ID_RE.fullmatch(sid):
+        raise ValueError("short id must be 4-24 lowercase letters or digits")
+    return "r_" + sid
+
+
+def check_user(user: str) -> str:
+    if not USER_RE.fullmatch(user):
+        raise ValueError("renter user must match r_[a-z0-9]{4,24}")
+    return user
+
+
+def check_public_key(text: str) -> str:
+    """One OpenSSH public key, `type base64` only: the comment is renter text and is dropped."""
+    parts = text.strip().split()
+    key = " ".join(parts[:2])
+    if len(parts) < 2 or "\n" in text.strip() or not PUBLIC_KEY_RE.fullmatch(key):
+        raise ValueError("not a single OpenSSH public key line")
+    return key
+
+
+def check_host(address: str, port: int, login_user: str) -> None:
+    if not HOST_RE.fullmatch(address):
+        raise ValueError("host address must be a DNS name or IPv4 address")
+    if not 1 <= port <= 65535:
+        raise ValueError("port out of range")
+    if not LOGIN_RE.fullmatch(login_user):
+        raise ValueError("login user must be a Unix login name")
+
+
+def expiry_arg(when: datetime) -> str:
+    """UTC minute, rounded up, as the helper's EXPIRY (`2030-01-31T23:59Z`)."""
+    if when.tzinfo is None:
+        raise ValueError("expiry must be timezone-aware")
+    when = when.astimezone(timezone.utc)
+    minutes = math.ceil(when.timestamp() / 60)
+    rounded = datetime.fromtimestamp(minutes * 60, tz=timezone.utc)
+    return rounded.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def backstop(ends_at: datetime, grace: timedelta) -> datetime:
+    """When the key stops working by itself if the bot never revokes it."""
+    return ends_at + grace

@@ -1,0 +1,121 @@
+"""Fixtures for the escrow and chain-layer tests: one anvil per session, a snapshot per test."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+
+from tests.support.anvil import ANVIL_KEYS, Anvil, start_anvil
+
+ROOT = Path(__file__).resolve().parents[2]
+ZERO = "0x0000000000000000000000000000000000000000"
+FEE_BPS = 250
+START_WINDOW = 3600
+DISPUTE_WINDOW = 86400
+DISPUTE_TIMEOUT = 7 * 86400
+
+ADDR = [Account.from_key(k).address for k in ANVIL_KEYS]
+DEPLOYER, OPERATOR, ARBITER, FEE_RECIPIENT, RENTER, PROVIDER, RENTER2, PROVIDER2, STRANGER = ADDR[:9]
+
+
+def load_artifact(rel: str) -> dict[str, Any]:
+    return json.loads((ROOT / rel).read_text())
+
+
+def error_selectors(abi: list[dict[str, Any]]) -> dict[str, str]:
+    """Custom error name -> 4-byte selector hex (no 0x), from an ABI."""
+    out = {}
+    for item in abi:
+        if item["type"] == "error":
+            sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            out[item["name"]] = keccak(text=sig)[:4].hex()
+    return out
+
+
+@dataclass
+class Chain:
+    """A sync web3 view of the session's anvil plus the deployed escrow and test tokens."""
+
+    node: Anvil
+    w3: Web3
+    escrow: Any
+    usdc: Any
+    fot: Any
+    errors: dict[str, str]
+
+    def send(self, sender: str, fn: Any, value: int = 0) -> Any:
+        """Send a contract call from an unlocked anvil account; return its (successful) receipt."""
+        tx_hash = fn.transact({"from": sender, "value": value})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        assert receipt.status == 1
+        return receipt
+
+    def reverts(self, error: str, sender: str, fn: Any, value: int = 0) -> None:
+        """Assert that the call reverts with the escrow's custom error `error`."""
+        with pytest.raises((ContractCustomError, ContractLogicError, Web3RPCError)) as info:
+            fn.transact({"from": sender, "value": value})
+        text = str(info.value) + " " + str(getattr(info.value, "data", ""))
+        assert self.errors[error] in text, f"expected {error}, got {text[:300]}"
+
+    def warp(self, seconds: int) -> None:
+        self.node.rpc("evm_increaseTime", [seconds])
+        self.node.rpc("evm_mine")
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def events(self, receipt: Any, name: str) -> list[Any]:
+        return list(getattr(self.escrow.events, name)().process_receipt(receipt))
+
+
+def deploy(w3: Web3, artifact: dict[str, Any], *args: Any, sender: str = DEPLOYER) -> Any:
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": sender}))
+    assert receipt.status == 1
+    return w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"])
+
+
+@pytest.fixture(scope="session")
+def anvil_node() -> Iterator[Anvil]:
+    with start_anvil() as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def deployed(anvil_node: Anvil) -> dict[str, Any]:
+    """Deploy the escrow and test tokens once; every test then runs inside an evm snapshot."""
+    w3 = Web3(Web3.HTTPProvider(anvil_node.rpc_url))
+    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    escrow = deploy(w3, art, OPERATOR, ARBITER, FEE_RECIPIENT, FEE_BPS, START_WINDOW, DISPUTE_WINDOW,
+                    DISPUTE_TIMEOUT, DEPLOYER)
+    usdc = deploy(w3, load_artifact("contracts/test/artifacts/MockERC20.json"), "USD Coin", "USDC", 6)
+    fot = deploy(w3, load_artifact("contracts/test/artifacts/FeeOnTransferToken.json"))
+    for token in (usdc, fot):
+        w3.eth.wait_for_transaction_receipt(escrow.functions.setTokenAllowed(token.address, True).transact({"from": DEPLOYER}))
+        for who in (RENTER, RENTER2, PROVIDER, STRANGER):
+            w3.eth.wait_for_transaction_receipt(token.functions.mint(who, 10**15).transact({"from": DEPLOYER}))
+            w3.eth.wait_for_transaction_receipt(
+                token.functions.approve(escrow.address, 2**256 - 1).transact({"from": who}))
+    return {"escrow": escrow.address, "usdc": usdc.address, "fot": fot.address, "abi": art["abi"]}
+
+
+@pytest.fixture
+def chain(anvil_node: Anvil, deployed: dict[str, Any]) -> Iterator[Chain]:
+    snap = anvil_node.rpc("evm_snapshot")
+    w3 = Web3(Web3.HTTPProvider(anvil_node.rpc_url))
+    token_abi = load_artifact("contracts/test/artifacts/MockERC20.json")["abi"]
+    yield Chain(
+        node=anvil_node, w3=w3,
+        escrow=w3.eth.contract(address=deployed["escrow"], abi=deployed["abi"]),
+        usdc=w3.eth.contract(address=deployed["usdc"], abi=token_abi),
+        fot=w3.eth.contract(address=deployed["fot"], abi=token_abi),
+        errors=error_selectors(deployed["abi"]),
+    )
+    assert anvil_node.rpc("evm_revert", [snap]) is True
