@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.crypto import SecretBox, parse_master_key
-from bot.db.migrate import upgrade
+from bot.db.migrate import current_revision, upgrade
 from bot.db.session import make_engine, make_sessionmaker
 from bot.services import ServiceContext, Services
 
@@ -37,3 +37,16 @@ async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> A
         ctx.clock = clock
     services = Services(ctx)
     return App(settings=settings, engine=engine, services=services, router=CommandRouter(services))
+
+
+async def migrate_database(settings: Settings) -> str | None:
+    """Bring the schema to the newest revision; returns that revision."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+        return await current_revision(engine)
+    finally:
+        await engine.dispose()

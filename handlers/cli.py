@@ -36,18 +36,9 @@ async def _console(args) -> int:
 
 
 async def _migrate(args) -> int:
-    from bot.db.migrate import current_revision, upgrade
-    from bot.db.session import make_engine
+    from bot.app import migrate_database
 
-    settings = _load(args)
-    if settings.resolved_database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    try:
-        await upgrade(engine)
-        print(f"database at revision {await current_revision(engine)}")
-    finally:
-        await engine.dispose()
+    print(f"database at revision {await migrate_database(_load(args))}")
     return 0
 
 
@@ -63,7 +54,7 @@ async def _run(args) -> int:
 
 
 async def _demo(args) -> int:
-    from bot.demo import run_demo
+    from handlers.console.demo import run_demo
 
     with tempfile.TemporaryDirectory(prefix="gpuflow-demo-") as tmp:
         return await run_demo(Path(tmp))

@@ -1,0 +1,23 @@
+"""SSH provisioning and GPU verification on provider hosts (no database, no chat code).
+
+Usage: one `SshPool` for the bot; a `HostTarget` per host built from stored columns
+(`HostTarget.from_sealed`); then `verify_host`, `provision`, `revoke`, `reconcile`.
+"""
+from bot.ssh.errors import (BadProviderOutput, CommandTimeout, HelperRefused, HostKeyMismatch, HostUnreachable,
+                            SshError)
+from bot.ssh.escape import chat_escape
+from bot.ssh.gpu import Gpu, GpuCheck, GpuSpec, check_gpus, parse_gpuinfo
+from bot.ssh.keys import KeyPair, fingerprint, generate_keypair, load_private_key, open_sealed_key
+from bot.ssh.names import renter_user
+from bot.ssh.onboarding import helper_script, host_setup_text, sudoers_line
+from bot.ssh.pool import SshLimits, SshPool
+from bot.ssh.provision import Credentials, HostVerification, ProvisionResult, provision, reconcile, revoke, verify_host
+from bot.ssh.target import DEFAULT_HELPER, HostTarget
+
+__all__ = [
+    "BadProviderOutput", "CommandTimeout", "Credentials", "DEFAULT_HELPER", "Gpu", "GpuCheck", "GpuSpec",
+    "HelperRefused", "HostKeyMismatch", "HostTarget", "HostUnreachable", "HostVerification", "KeyPair",
+    "ProvisionResult", "SshError", "SshLimits", "SshPool", "chat_escape", "check_gpus", "fingerprint",
+    "generate_keypair", "helper_script", "host_setup_text", "load_private_key", "open_sealed_key",
+    "parse_gpuinfo", "provision", "reconcile", "renter_user", "revoke", "sudoers_line", "verify_host",
+]

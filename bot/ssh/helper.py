@@ -1,0 +1,44 @@
+"""Calls to gpuflow-helper on a provider host (through `sudo -n`), one function per command.
+Arguments are validated here and again by the helper; the renter's key goes on stdin."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.ssh.errors import BadProviderOutput, HelperRefused
+from bot.ssh.escape import chat_escape
+from bot.ssh.names import USER_RE, check_public_key, check_user, expiry_arg
+from bot.ssh.pool import CommandResult, SshPool
+from bot.ssh.target import HostTarget
+
+
+def _check(result: CommandResult, what: str) -> bytes:
+    if result.exit_status != 0:
+        detail = result.stderr.decode("utf-8", "replace")[-500:]
+        raise HelperRefused(f"{what} failed on the host (exit {result.exit_status}): {chat_escape(detail, 160)}",
+                            detail)
+    return result.stdout
+
+
+async def create_account(pool: SshPool, target: HostTarget, user: str, expires: datetime, public_key: str) -> None:
+    argv = ["sudo", "-n", target.helper, "create", check_user(user), expiry_arg(expires)]
+    key = check_public_key(public_key)
+    _check(await pool.run(target, argv, stdin=(key + "\n").encode()), "create")
+
+
+async def revoke_account(pool: SshPool, target: HostTarget, user: str) -> None:
+    _check(await pool.run(target, ["sudo", "-n", target.helper, "revoke", check_user(user)]), "revoke")
+
+
+async def gpuinfo_raw(pool: SshPool, target: HostTarget) -> bytes:
+    return _check(await pool.run(target, ["sudo", "-n", target.helper, "gpuinfo"]), "gpuinfo")
+
+
+async def list_accounts(pool: SshPool, target: HostTarget) -> list[str]:
+    out = _check(await pool.run(target, ["sudo", "-n", target.helper, "list"]), "list")
+    try:
+        lines = out.decode("ascii").split()
+    except UnicodeDecodeError:
+        raise BadProviderOutput("account list is not ASCII") from None
+    if any(not USER_RE.fullmatch(u) for u in lines):
+        raise BadProviderOutput("account list holds a name that is not r_*")
+    return sorted(set(lines))

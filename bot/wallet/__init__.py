@@ -1,0 +1,1 @@
+"""Wallet linking and payments from the chat: WalletConnect, SIWE, payment links."""

@@ -1,0 +1,90 @@
+"""The CLI as a user runs it: demo, scripted console, migrate, check-config."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, stdin: str | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GPUFLOW_")}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "handlers.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, input=stdin, timeout=120)
+
+
+def test_demo_lists_filters_and_rents():
+    result = run_cli("demo")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "seeded 6 offers" in out
+    assert "Offers for gpu=rtx4090 vram>=24 sort=price" in out
+    assert "Rental #1 reserved" in out and "Rental #1 cancelled" in out
+    assert "all commands behaved as expected" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_console_script_passes_and_fails_honestly(tmp_path):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    good = tmp_path / "good.txt"
+    good.write_text("/as alice\n/offers\n!/rent 1 1\n/help rent\n")
+    result = run_cli("console", "--script", str(good), "--database-url", db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No offers match" in result.stdout and "there is no offer #1" in result.stdout
+    bad = tmp_path / "bad.txt"
+    bad.write_text("/as alice\n/rent 1 1\n/offers\n")
+    result = run_cli("console", "--script", str(bad), "--database-url", db)
+    assert result.returncode == 1
+    assert "1 scripted command(s) did not go as expected" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_console_reads_stdin(tmp_path):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    result = run_cli("console", "--database-url", db, stdin="/as zoe\n/rentals\n")
+    assert result.returncode == 0
+    assert "You have no rentals yet" in result.stdout
+
+
+def test_migrate_then_check_config(tmp_path):
+    cfg = tmp_path / "gpuflow.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}"\nfee_bps = 150\n')
+    result = run_cli("--config", str(cfg), "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "database at revision 0001" in result.stdout or "database at revision" in result.stdout
+    assert (tmp_path / "gpuflow.db").exists()
+    result = run_cli("--config", str(cfg), "check-config", env={"GPUFLOW_MASTER_KEY": "ab" * 32})
+    assert result.returncode == 0 and "configuration OK" in result.stdout
+    assert "ab" * 32 not in result.stdout
+
+
+def test_check_config_names_every_problem(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('fee_bps = 5000\nmaster_key = "s3cret-in-file"\n[chain]\nrpc_url = "ftp://x"\n'
+                   'confirmations = -1\n[discord]\ncolour = "red"\ntoken = "abc.def"\n')
+    result = run_cli("--config", str(cfg), "check-config", env={"GPUFLOW_OPERATOR_KEY": "0x1234"})
+    assert result.returncode == 1
+    err = result.stderr
+    for needle in ("fee_bps", "'master_key' is a secret", "'discord_token' is a secret", "chain.rpc_url",
+                   "chain.confirmations", "discord.colour"):
+        assert needle in err, needle
+    assert "s3cret-in-file" not in err and "abc.def" not in err and "Traceback" not in err
+
+
+def test_example_config_is_valid():
+    result = run_cli("--config", str(ROOT / "config" / "gpuflow.example.toml"), "check-config")
+    assert result.returncode == 0, result.stderr
+
+
+def test_secret_from_file_and_bad_master_key(tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("cd" * 32 + "\n")
+    ok = run_cli("check-config", env={"GPUFLOW_MASTER_KEY_FILE": str(key_file)})
+    assert ok.returncode == 0 and "master key: set" in ok.stdout
+    bad = run_cli("check-config", env={"GPUFLOW_MASTER_KEY": "short"})
+    assert bad.returncode == 1 and "GPUFLOW_MASTER_KEY" in bad.stderr and "short" not in bad.stderr
+    missing = run_cli("check-config", env={"GPUFLOW_MASTER_KEY_FILE": str(tmp_path / "nope")})
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
