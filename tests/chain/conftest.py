@@ -65,8 +65,12 @@ class Chain:
         assert self.errors[error] in text, f"expected {error}, got {text[:300]}"
 
     def warp(self, seconds: int) -> None:
-        self.node.rpc("evm_increaseTime", [seconds])
-        self.node.rpc("evm_mine")
+        """Mine a block `seconds` after the latest one; later transactions come at or after it."""
+        self.node.rpc("evm_mine", [self.now() + seconds])
+
+    def set_next(self, timestamp: int) -> None:
+        """Mine the next block at exactly `timestamp` (anvil's clock otherwise follows wall time)."""
+        self.node.rpc("evm_setNextBlockTimestamp", [timestamp])
 
     def now(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
