@@ -112,7 +112,8 @@ class SshPool:
     def _run_retrying(self, host: _Host, target: HostTarget, command: str, stdin: bytes | None,
                       timeout: float) -> CommandResult:
         retrying = Retrying(stop=stop_after_attempt(self.limits.attempts),
-                            wait=wait_exponential_jitter(initial=self.limits.backoff_initial, max=self.limits.backoff_max),
+                            wait=wait_exponential_jitter(multiplier=self.limits.backoff_initial, max=self.limits.backoff_max,
+                                                         jitter=self.limits.backoff_initial),
                             retry=retry_if_exception_type(_Transient), reraise=True)
         try:
             return retrying(self._run_once, host, target, command, stdin, timeout)
