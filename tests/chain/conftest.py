@@ -123,3 +123,19 @@ def chain(anvil_node: Anvil, deployed: dict[str, Any]) -> Iterator[Chain]:
         errors=error_selectors(deployed["abi"]),
     )
     assert anvil_node.rpc("evm_revert", [snap]) is True
+
+
+# ------------------------------------------------------------------ async helpers for bot.chain
+
+async def sign_and_send(w3: Any, key: str, utx: dict[str, Any]) -> Any:
+    """Play the renter's wallet: sign exactly the unsigned tx the bot built, send, wait."""
+    from bot.chain.rpc import wait_for_receipt
+
+    acct = Account.from_key(key)
+    tx = dict(utx, nonce=await w3.eth.get_transaction_count(acct.address, "pending"),
+              gas=await w3.eth.estimate_gas(dict(utx, **{"from": acct.address})),
+              maxFeePerGas=10**11, maxPriorityFeePerGas=10**9, type=2)
+    tx_hash = await w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+    receipt = await wait_for_receipt(w3, tx_hash, timeout_s=30)
+    assert receipt["status"] == 1
+    return receipt

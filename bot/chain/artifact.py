@@ -1,0 +1,34 @@
+"""Load the committed, compiled escrow artifact so that running the bot needs no compiler."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+ARTIFACT_ENV = "GPUFLOW_ESCROW_ARTIFACT"   # optional override: path to GpuEscrow.json
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    deployed_bytecode: str
+    compiler_version: str
+    source_sha256: str
+
+
+@lru_cache(maxsize=8)
+def load_artifact(name: str = "GpuEscrow", path: str | None = None) -> Artifact:
+    """Read contracts/artifacts/<name>.json (or `path`, or $GPUFLOW_ESCROW_ARTIFACT for the escrow)."""
+    if path is None and name == "GpuEscrow":
+        path = os.environ.get(ARTIFACT_ENV)
+    file = Path(path) if path else ARTIFACT_DIR / f"{name}.json"
+    data = json.loads(file.read_text())
+    return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"],
+                    deployed_bytecode=data["deployedBytecode"], compiler_version=data["compiler"]["version"],
+                    source_sha256=data["sourceSha256"])
