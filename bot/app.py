@@ -36,6 +36,7 @@ async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> A
     if clock is not None:
         ctx.clock = clock
     services = Services(ctx)
+    await services.maintain_store()
     return App(settings=settings, engine=engine, services=services, router=CommandRouter(services))
 
 

@@ -86,8 +86,12 @@ class Offer(Base):
     __table_args__ = (
         CheckConstraint("reserved >= 0 AND reserved <= capacity", name="reserved_within_capacity"),
         CheckConstraint("min_hours >= 1 AND max_hours >= min_hours", name="hours_range"),
-        Index(None, "status", "gpu_key"),
-        Index(None, "status", "price_nano"),
+        # covers every /offers filter, so browsing scans the index and never the table
+        Index("ix_offers_browse", "status", "gpu_key", "region", "gpu_count", "vram_gb", "price_nano",
+              "reliability_bps", "provider_id"),
+        # the same columns in price order: cheapest-first pages stop after `limit` hits
+        Index("ix_offers_by_price", "status", "price_nano", "gpu_key", "region", "gpu_count", "vram_gb",
+              "reliability_bps", "provider_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)

@@ -5,6 +5,8 @@ bad input gets a clear UserError and changes nothing.
 """
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from bot.services.context import Actor, ServiceContext
 from bot.services.disputes import DisputeService
 from bot.services.hosts import HostService
@@ -23,6 +25,13 @@ class Services:
         self.disputes = DisputeService(ctx)
         self.hosts = HostService(ctx)
         self.outbox = OutboxService(ctx)
+
+    async def maintain_store(self) -> None:
+        """Refresh the query planner's statistics (SQLite: PRAGMA optimize; PostgreSQL's
+        autovacuum does this itself). Without them SQLite may walk the wrong index."""
+        async with self.ctx.sessions() as session:
+            if session.bind.dialect.name == "sqlite":
+                await session.execute(text("PRAGMA optimize=0x10002"))
 
     async def housekeeping(self) -> int:
         """Periodic work that needs no outside machinery (expiring unpaid rentals)."""

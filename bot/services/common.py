@@ -47,12 +47,16 @@ async def get_rental(session: AsyncSession, rental_id: int) -> Rental:
 async def offer_view(session: AsyncSession, settings: Settings, offer: Offer) -> OfferView:
     provider = await session.get(Provider, offer.provider_id)
     host = await session.get(Host, offer.host_id) if offer.host_id else None
+    return make_offer_view(settings, offer, provider.name if provider else "?", host.name if host else None)
+
+
+def make_offer_view(settings: Settings, offer: Offer, provider_name: str, host_name: str | None) -> OfferView:
     return OfferView(
-        id=offer.id, provider=provider.name if provider else "?", gpu_model=offer.gpu_model,
+        id=offer.id, provider=provider_name, gpu_model=offer.gpu_model,
         gpu_count=offer.gpu_count, vram_gb=offer.vram_gb, token=token_of(settings, offer.token_symbol),
         price_per_hour=offer.price_per_hour, min_hours=offer.min_hours, max_hours=offer.max_hours,
         region=offer.region, capacity=offer.capacity, reserved=offer.reserved, status=offer.status,
-        reliability_bps=offer.reliability_bps, host=host.name if host else None,
+        reliability_bps=offer.reliability_bps, host=host_name,
     )
 
 

@@ -12,7 +12,7 @@ from bot.db.models import Host, Offer, Provider
 from bot.domain.errors import InvalidInput, NotFound, PermissionDenied
 from bot.domain.pricing import format_amount, parse_amount
 from bot.domain.query import PRICE_SCALE, OfferQuery, describe, normalize_gpu, parse_query
-from bot.services.common import enqueue, get_offer, offer_view
+from bot.services.common import enqueue, get_offer, make_offer_view, offer_view
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import OfferPage, OfferView
 
@@ -51,8 +51,14 @@ def price_nano(price_per_hour: int, decimals: int) -> int:
 
 
 def apply_query(stmt, query: OfferQuery):
+    """Add the query's filters. A provider filter becomes a sub-select on provider ids, so the
+    offers themselves are filtered on the covering index alone."""
     for f in query.filters:
-        stmt = stmt.where(getattr(_COLUMNS[f.field], _OPS[f.op])(f.value))
+        if f.field == "provider":
+            names = select(Provider.id).where(getattr(Provider.name, _OPS[f.op])(f.value))
+            stmt = stmt.where(Offer.provider_id.in_(names))
+        else:
+            stmt = stmt.where(getattr(_COLUMNS[f.field], _OPS[f.op])(f.value))
     return stmt
 
 
@@ -61,18 +67,26 @@ class OfferService:
         self.ctx = ctx
 
     async def browse(self, query_text: str = "") -> OfferPage:
+        """One page of active offers: the total and the page's ids come from the covering index
+        alone; then only the page's rows are loaded, with their names, in one query."""
         query = parse_query(query_text)
-        base = apply_query(
-            select(Offer).join(Provider, Provider.id == Offer.provider_id).where(Offer.status == "active"),
-            query)
+        where = apply_query(select(Offer.id).where(Offer.status == "active"), query)
         order = [(_COLUMNS[k].desc() if d else _COLUMNS[k].asc()) for k, d in query.sort] or [Offer.price_nano.asc()]
+        if any(k == "provider" for k, _ in query.sort):
+            where = where.join(Provider, Provider.id == Offer.provider_id)
+        page_ids = where.order_by(*order, Offer.id.asc()).offset(query.offset).limit(query.limit)
         async with self.ctx.sessions() as session:
-            total = await session.scalar(select(func.count()).select_from(base.subquery()))
-            rows = (await session.scalars(
-                base.order_by(*order, Offer.id.asc()).offset(query.offset).limit(query.limit))).all()
-            views = [await offer_view(session, self.ctx.settings, o) for o in rows]
-        pages = max(1, math.ceil((total or 0) / query.limit))
-        return OfferPage(offers=views, total=total or 0, page=query.page, pages=pages, query=describe(query))
+            total = await session.scalar(select(func.count()).select_from(where.subquery())) or 0
+            ids = list((await session.scalars(page_ids)).all())
+            rows = (await session.execute(
+                select(Offer, Provider.name, Host.name)
+                .join(Provider, Provider.id == Offer.provider_id)
+                .outerjoin(Host, Host.id == Offer.host_id)
+                .where(Offer.id.in_(ids)))).all()
+        by_id = {o.id: make_offer_view(self.ctx.settings, o, pname, hname) for o, pname, hname in rows}
+        pages = max(1, math.ceil(total / query.limit))
+        return OfferPage(offers=[by_id[i] for i in ids], total=total, page=query.page, pages=pages,
+                         query=describe(query))
 
     async def show(self, offer_id: int) -> OfferView:
         async with self.ctx.sessions() as session:

@@ -104,8 +104,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('offers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_offers_provider_id'), ['provider_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_offers_status_gpu_key'), ['status', 'gpu_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_offers_status_price_nano'), ['status', 'price_nano'], unique=False)
+        batch_op.create_index('ix_offers_by_price', ['status', 'price_nano', 'gpu_key', 'region', 'gpu_count', 'vram_gb', 'reliability_bps', 'provider_id'], unique=False)
+        batch_op.create_index('ix_offers_browse', ['status', 'gpu_key', 'region', 'gpu_count', 'vram_gb', 'price_nano', 'reliability_bps', 'provider_id'], unique=False)
 
     op.create_table('rentals',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -224,8 +224,8 @@ def downgrade() -> None:
 
     op.drop_table('rentals')
     with op.batch_alter_table('offers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_offers_status_price_nano'))
-        batch_op.drop_index(batch_op.f('ix_offers_status_gpu_key'))
+        batch_op.drop_index('ix_offers_browse')
+        batch_op.drop_index('ix_offers_by_price')
         batch_op.drop_index(batch_op.f('ix_offers_provider_id'))
 
     op.drop_table('offers')
