@@ -14,8 +14,8 @@ from bot.ssh.target import HostTarget
 def _check(result: CommandResult, what: str) -> bytes:
     if result.exit_status != 0:
         detail = result.stderr.decode("utf-8", "replace")[-500:]
-        raise HelperRefused(f"{what} failed on the host (exit {result.exit_status}): {chat_escape(detail, 160)}",
-                            detail)
+        shown = chat_escape(detail, 160, style="plain")
+        raise HelperRefused(f"{what} failed on the host (exit {result.exit_status}): {shown}", detail)
     return result.stdout
 
 

@@ -14,12 +14,13 @@ HOST_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
 LOGIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 HELPER_PATH_RE = re.compile(r"/[A-Za-z0-9._/-]{1,200}")
+HOST_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # the provider's label for a host
 
 
 def renter_user(short_id: str | int) -> str:
     """`r_<short id>` for a rental; ints are zero-padded to the pattern's minimum length."""
     sid = f"{short_id:06d}" if isinstance(short_id, int) else short_id
-    if isinstance(short_id, int) and short_id < 0 or not SHORT_ID_RE.fullmatch(sid):
+    if not SHORT_ID_RE.fullmatch(sid):
         raise ValueError("short id must be 4-24 lowercase letters or digits")
     return "r_" + sid
 

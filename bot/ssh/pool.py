@@ -79,7 +79,10 @@ class SshPool:
 
     async def run(self, target: HostTarget, argv: Sequence[str], stdin: bytes | None = None,
                   timeout: float | None = None) -> CommandResult:
-        """Run argv (quoted with shlex.join, never interpolated) on the host."""
+        """Run argv (quoted with shlex.join, never interpolated) on the host.
+
+        Cancelling the caller does not stop a command already sent; every helper command is
+        idempotent, so a retry or a later revoke/reconcile is always safe."""
         command = shlex.join(argv)
         host = self._host(target)
         loop = asyncio.get_running_loop()
@@ -213,7 +216,10 @@ class SshPool:
 
     def _fetch_host_key(self, address: str, port: int) -> str:
         t = self.limits.connect_timeout
-        sock = socket.create_connection((address, port), timeout=t)
+        try:
+            sock = socket.create_connection((address, port), timeout=t)
+        except OSError as exc:
+            raise HostUnreachable(f"{address}:{port}: cannot connect ({type(exc).__name__})") from None
         transport = None
         try:
             transport = paramiko.Transport(sock)

@@ -199,3 +199,16 @@ def shadow(user: str) -> list[str]:
 def test_provider_account_is_not_locked(sshd: SshdServer) -> None:
     assert shadow(sshd.provider_user)[1] == "*"
     assert pwd.getpwnam(sshd.provider_user).pw_shell == "/bin/sh"
+
+
+async def test_dropped_connection_is_reopened(sshd: SshdServer, pool: SshPool) -> None:
+    target = sshd.target()
+    await gpuinfo_raw(pool, target)
+    assert pool.connects == 1
+    # kill sshd's per-connection process serving the bot: the pooled connection dies under us
+    killed = subprocess.run(["pkill", "-KILL", "-u", sshd.provider_user, "-f", f"^sshd: {sshd.provider_user}"],
+                            capture_output=True)
+    assert killed.returncode == 0
+    time.sleep(0.2)
+    assert b"RTX 4090" in await gpuinfo_raw(pool, target)
+    assert pool.connects == 2

@@ -70,6 +70,8 @@ def test_chat_escape_neutralises_markup_mentions_and_controls() -> None:
     assert "@everyone" not in out and "\u202e" not in out and "\x1b" not in out and "\n" not in out
     assert "\\*\\*bold\\*\\*" in out and "\\`x\\`" in out and "\\[link\\]" in out and "\\<b" in out
     assert len(chat_escape("a" * 1000, limit=50)) == 51
+    assert chat_escape("RTX 4090 (24.5 GB)!", style="telegram") == "RTX 4090 \\(24\\.5 GB\\)\\!"
+    assert chat_escape("a*b\u202e\n@x", style="plain") == "a*b @\u200bx"
 
 
 @given(st.text(max_size=300))
