@@ -92,10 +92,9 @@ def anvil_node() -> Iterator[Anvil]:
         yield node
 
 
-@pytest.fixture(scope="session")
-def deployed(anvil_node: Anvil) -> dict[str, Any]:
-    """Deploy the escrow and test tokens once; every test then runs inside an evm snapshot."""
-    w3 = Web3(Web3.HTTPProvider(anvil_node.rpc_url))
+def deploy_contracts(node: Anvil) -> dict[str, Any]:
+    """Deploy the escrow (DEPLOYER is admin) and the test tokens; mint and approve for the users."""
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     art = load_artifact("contracts/artifacts/GpuEscrow.json")
     escrow = deploy(w3, art, OPERATOR, ARBITER, FEE_RECIPIENT, FEE_BPS, START_WINDOW, DISPUTE_WINDOW,
                     DISPUTE_TIMEOUT, DEPLOYER)
@@ -110,18 +109,35 @@ def deployed(anvil_node: Anvil) -> dict[str, Any]:
     return {"escrow": escrow.address, "usdc": usdc.address, "fot": fot.address, "abi": art["abi"]}
 
 
-@pytest.fixture
-def chain(anvil_node: Anvil, deployed: dict[str, Any]) -> Iterator[Chain]:
-    snap = anvil_node.rpc("evm_snapshot")
-    w3 = Web3(Web3.HTTPProvider(anvil_node.rpc_url))
+def make_chain(node: Anvil, deployed: dict[str, Any]) -> Chain:
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     token_abi = load_artifact("contracts/test/artifacts/MockERC20.json")["abi"]
-    yield Chain(
-        node=anvil_node, w3=w3,
+    return Chain(
+        node=node, w3=w3,
         escrow=w3.eth.contract(address=deployed["escrow"], abi=deployed["abi"]),
         usdc=w3.eth.contract(address=deployed["usdc"], abi=token_abi),
         fot=w3.eth.contract(address=deployed["fot"], abi=token_abi),
         errors=error_selectors(deployed["abi"]),
     )
+
+
+@pytest.fixture(scope="session")
+def deployed(anvil_node: Anvil) -> dict[str, Any]:
+    """Deployed once per session; every test then runs inside an evm snapshot."""
+    return deploy_contracts(anvil_node)
+
+
+@pytest.fixture
+def fresh_chain() -> Iterator[Chain]:
+    """A private anvil with its own escrow, for tests that reorg or otherwise rewrite history."""
+    with start_anvil() as node:
+        yield make_chain(node, deploy_contracts(node))
+
+
+@pytest.fixture
+def chain(anvil_node: Anvil, deployed: dict[str, Any]) -> Iterator[Chain]:
+    snap = anvil_node.rpc("evm_snapshot")
+    yield make_chain(anvil_node, deployed)
     assert anvil_node.rpc("evm_revert", [snap]) is True
 
 
