@@ -212,3 +212,31 @@ async def test_dropped_connection_is_reopened(sshd: SshdServer, pool: SshPool) -
     time.sleep(0.2)
     assert b"RTX 4090" in await gpuinfo_raw(pool, target)
     assert pool.connects == 2
+
+
+async def test_locked_password_would_block_key_login_without_pam(sshd: SshdServer, pool: SshPool,
+                                                                  tmp_path: Path) -> None:
+    """Why the helper uses `useradd -p '*'`: sshd with UsePAM no refuses '!'-locked accounts."""
+    user = new_user()
+    result = await provision(pool, sshd.target(), user=user, ends_at=in_hours(1), expected=RTX4090)
+    key = write_key(tmp_path, "k", result.credentials.private_key)
+    try:
+        subprocess.run(["usermod", "-L", user], check=True, capture_output=True)
+        assert sshd.ssh(user, key, "true").returncode == 255
+        subprocess.run(["usermod", "-U", user], check=True, capture_output=True)
+        assert sshd.ssh(user, key, "true").returncode == 0
+    finally:
+        await revoke(pool, sshd.target(), user)
+
+
+async def test_key_file_must_be_readable_by_the_renter(sshd: SshdServer, pool: SshPool, tmp_path: Path) -> None:
+    """sshd opens AuthorizedKeysFile as the target user: a 0700 root directory locks renters out."""
+    user = new_user()
+    result = await provision(pool, sshd.target(), user=user, ends_at=in_hours(1), expected=RTX4090)
+    key = write_key(tmp_path, "k", result.credentials.private_key)
+    try:
+        sshd.key_dir.chmod(0o700)
+        assert sshd.ssh(user, key, "true").returncode == 255
+    finally:
+        sshd.key_dir.chmod(0o755)
+        await revoke(pool, sshd.target(), user)
