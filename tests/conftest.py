@@ -48,10 +48,14 @@ def pytest_sessionstart(session) -> None:
                         returncode=1)
 
 
-def pytest_report_header(config) -> str:
+def _pg_status() -> str:
     ok, why = _pg_reachable()
-    return (f"PostgreSQL: {PG_URL} answers; the PostgreSQL half runs" if ok else
-            f"PostgreSQL: {PG_URL} does NOT answer ({why}); the PostgreSQL half is SKIPPED")
+    return (f"PostgreSQL: {PG_URL} answers; the PostgreSQL half ran" if ok else
+            f"PostgreSQL: {PG_URL} does NOT answer ({why}); the PostgreSQL half was SKIPPED")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(_pg_status())
 
 
 def test_settings(database_url: str, **overrides) -> Settings:
