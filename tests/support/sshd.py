@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import paramiko
-
 from bot.ssh.keys import KeyPair, generate_keypair, load_private_key
 from bot.ssh.target import HostTarget
 
