@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ssh import (GpuSpec, HostKeyMismatch, HostTarget, HostUnreachable, SshLimits, SshPool, fingerprint,
+from bot.ssh import (GpuSpec, HelperRefused, HostKeyMismatch, HostTarget, HostUnreachable, SshLimits, SshPool, fingerprint,
                      generate_keypair, provision, revoke, verify_host)
 from bot.ssh.helper import gpuinfo_raw
 from tests.ssh.conftest import RTX4090, in_hours, write_key
@@ -240,3 +240,17 @@ async def test_key_file_must_be_readable_by_the_renter(sshd: SshdServer, pool: S
     finally:
         sshd.key_dir.chmod(0o755)
         await revoke(pool, sshd.target(), user)
+
+
+async def test_missing_nvidia_smi_is_reported_not_crashed(sshd: SshdServer, pool: SshPool) -> None:
+    smi = sshd.base / "bin" / "nvidia-smi"
+    smi.rename(smi.with_name("nvidia-smi.off"))
+    try:
+        with pytest.raises(HelperRefused, match="nvidia-smi not found"):
+            await verify_host(pool, sshd.target())
+        user = new_user()
+        result = await provision(pool, sshd.target(), user=user, ends_at=in_hours(1), expected=RTX4090)
+        assert not result.ok and "nvidia-smi not found" in result.reason and result.revoked
+        assert "Traceback" not in result.reason and not sshd.user_exists(user)
+    finally:
+        smi.with_name("nvidia-smi.off").rename(smi)
