@@ -114,9 +114,10 @@ class SshPool:
 
     def _run_retrying(self, host: _Host, target: HostTarget, command: str, stdin: bytes | None,
                       timeout: float) -> CommandResult:
-        retrying = Retrying(stop=stop_after_attempt(self.limits.attempts),
-                            wait=wait_exponential_jitter(multiplier=self.limits.backoff_initial, max=self.limits.backoff_max,
-                                                         jitter=self.limits.backoff_initial),
+        lim = self.limits
+        retrying = Retrying(stop=stop_after_attempt(lim.attempts),
+                            wait=wait_exponential_jitter(multiplier=lim.backoff_initial, max=lim.backoff_max,
+                                                         jitter=lim.backoff_initial),
                             retry=retry_if_exception_type(_Transient), reraise=True)
         try:
             return retrying(self._run_once, host, target, command, stdin, timeout)

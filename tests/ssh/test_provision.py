@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ssh import (GpuSpec, HelperRefused, HostKeyMismatch, HostTarget, HostUnreachable, SshLimits, SshPool, fingerprint,
-                     generate_keypair, provision, revoke, verify_host)
+from bot.ssh import (GpuSpec, HelperRefused, HostKeyMismatch, HostTarget, HostUnreachable, SshLimits, SshPool,
+                     fingerprint, generate_keypair, provision, revoke, verify_host)
 from bot.ssh.helper import gpuinfo_raw
 from tests.ssh.conftest import RTX4090, in_hours, write_key
 from tests.support.sshd import SshdServer
