@@ -38,6 +38,13 @@ async def test_deploy_escrow(chain: Chain) -> None:
     address = await deploy_escrow(w3, ANVIL_KEYS[0], operator=OPERATOR, arbiter=ARBITER, fee_recipient=FEE_RECIPIENT,
                                   fee_bps=100, start_window=60, dispute_window=0, dispute_timeout=600)
     c = EscrowClient(w3, address, 31337).contract.functions
+    try:
+        await _check_deploy(w3, c)
+    finally:
+        await w3.provider.disconnect()
+
+
+async def _check_deploy(w3: Any, c: Any) -> None:
     assert await c.operator().call() == OPERATOR and await c.admin().call() == DEPLOYER
     assert (await c.feeBps().call(), await c.startWindow().call(), await c.disputeTimeout().call()) == (100, 60, 600)
     with pytest.raises(Exception):

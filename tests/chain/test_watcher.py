@@ -66,8 +66,19 @@ async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
     await engine.dispose()
 
 
+_OPEN: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+async def _close_web3() -> AsyncIterator[None]:
+    yield
+    while _OPEN:
+        await _OPEN.pop().provider.disconnect()
+
+
 def watcher(chain: Chain, sessions: Any, handler: Any, rpc_url: str | None = None, **kw: Any) -> EscrowWatcher:
     w3 = make_web3(rpc_url or chain.node.rpc_url, timeout_s=kw.pop("timeout_s", 10.0))
+    _OPEN.append(w3)
     kw.setdefault("start_block", chain.w3.eth.block_number + 1)
     return EscrowWatcher(w3, sessions, handler, chain_id=31337, address=chain.escrow.address, **kw)
 
