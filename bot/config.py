@@ -116,6 +116,8 @@ class SshSettings(_Section):
     command_timeout_s: float = Field(default=30.0, gt=0, le=600)
     per_host_concurrency: int = Field(default=8, ge=1, le=64)
     retries: int = Field(default=3, ge=1, le=10)
+    helper_path: str = Field(default="/usr/local/sbin/gpuflow-helper", pattern=r"^/[A-Za-z0-9._/-]{1,200}$",
+                             description="where providers install provider/gpuflow-helper")
 
 
 class Settings(BaseSettings):

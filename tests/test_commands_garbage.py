@@ -74,10 +74,11 @@ async def test_specific_garbage_is_refused(market, text):
 
 async def test_commands_whose_machinery_is_missing_say_so(market):
     bob = await person(market, "bob")
-    for text in ("/earnings", "/withdraw", "/wallet", "/wallet link", "/credentials 1", "/extend 1 2", "/end 1",
-                 "/host verify rig"):
+    for text in ("/earnings", "/withdraw", "/extend 1 2", "/end 1", "/host verify rig"):
         reply = await market.router.handle(bob, text)
-        assert not reply.ok and "not available yet" in reply.text, text
+        assert not reply.ok and ("not configured" in reply.text or "not set up" in reply.text), text
+    assert "No wallet linked" in (await market.router.handle(bob, "/wallet")).text
+    assert "/wallet link <your address>" in (await market.router.handle(bob, "/wallet link")).text
 
 
 async def test_good_commands_still_work_after_garbage(market):

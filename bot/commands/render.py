@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.pricing import format_amount
+from bot.ssh import chat_escape
 from bot.domain.states import RentalState, human
 from bot.services.views import DisputeView, HostView, OfferPage, OfferView, QuoteView, RentalView
 
@@ -99,9 +100,35 @@ def host_line(h: HostView) -> str:
     return f"{h.name}: {h.login_user}@{h.address}:{h.port} ({state})"
 
 
-def host_added(h: HostView) -> str:
-    return "\n".join([
-        f"Host {h.name} registered. Install this public key for {h.login_user} on {h.address}:",
-        h.public_key,
-        "Then install the gpuflow helper (see the provider guide) and run /host verify " + h.name,
-    ])
+def host_verified(h: HostView, result) -> str:
+    gpus = ", ".join(f"{chat_escape(g.name)} ({g.memory_gb:.0f} GB)" for g in result.gpus) or "none"
+    return (f"Host {h.name} verified. Host key {result.fingerprint} is now pinned: the bot will refuse any other.\n"
+            f"GPUs found: {gpus}")
+
+
+def payment_request(req) -> str:
+    lines = [f"{req.what}:"]
+    if req.sent_to_wallet:
+        lines.append(f"  check your wallet: it asks you to send {len(req.txs)} transaction(s)"
+                     + (" (approve, then deposit)" if len(req.txs) == 2 else "") + ".")
+    if req.payment_link:
+        lines.append(f"  {'or pay' if req.sent_to_wallet else 'pay'} with this link in any wallet: {req.payment_link}")
+    if not req.sent_to_wallet:
+        lines.append("  or send from your linked wallet, in this order:")
+        for tx in req.txs:
+            lines.append(f"    to {tx['to']} value {tx['value']} data {tx['data']}")
+    lines.append("  The bot acts once the chain confirms it.")
+    return "\n".join(lines)
+
+
+def wallet_link_offer(offer) -> str:
+    lines = ["Scan the attached QR code with your wallet, or open one of these links on your phone:"]
+    lines += [f"  {link.wallet}: {link.universal}" for link in offer.links]
+    lines.append("Your wallet will then ask you to sign a free sign-in message. "
+                 "No WalletConnect wallet? Send /wallet link <your address> instead.")
+    return "\n".join(lines)
+
+
+def sign_in_message(message: str) -> str:
+    return ("Sign this message in your wallet (\"Sign message\" / personal_sign); it costs nothing:\n\n"
+            f"{message}\n\nThen send /wallet verify <signature>.")

@@ -12,8 +12,9 @@ from typing import Awaitable, Callable
 
 from bot.commands import render
 from bot.commands.args import parse_int, parse_offer_spec, split_command, words
-from bot.domain.errors import InvalidInput, NotAvailableYet, UserError
+from bot.domain.errors import InvalidInput, UserError
 from bot.services import Actor, Services
+from bot.ssh import helper_script
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,6 @@ def command(name: str, usage: str, summary: str, role: str = "everyone"):
         COMMANDS[name] = (CommandInfo(name, usage, summary, role), fn)
         return fn
     return register
-
-
-def later(feature: str) -> NotAvailableYet:
-    return NotAvailableYet(f"{feature} is not available yet on this bot")
 
 
 class CommandRouter:
@@ -99,8 +96,17 @@ async def _offer(r: CommandRouter, actor: Actor, rest: str) -> Reply:
 async def _rent(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     oid, hours = words(rest, 2, "/rent <offer> <hours>, e.g. /rent 12 4")
     view = await r.services.rentals.create(actor, parse_int(oid, "offer id"), parse_int(hours, "hours", hi=99_999))
-    note = "Payment: the escrow contract is not connected on this bot yet, so no deposit can be made."
+    if r.services.ctx.escrow is None:
+        note = "Payment: the escrow contract is not configured on this bot, so no deposit can be made yet."
+    else:
+        note = render.payment_request(await r.services.payments.deposit(actor, view.id))
     return Reply(render.rental_created(view, note))
+
+
+@command("pay", "/pay <id>", "show (or resend to your wallet) the deposit for a rental awaiting payment")
+async def _pay(r: CommandRouter, actor: Actor, rest: str) -> Reply:
+    (rid,) = words(rest, 1, "/pay <id>")
+    return Reply(render.payment_request(await r.services.payments.deposit(actor, parse_int(rid, "rental id"))))
 
 
 @command("rentals", "/rentals", "your rentals, as renter or provider")
@@ -125,23 +131,20 @@ async def _cancel(r: CommandRouter, actor: Actor, rest: str) -> Reply:
 @command("credentials", "/credentials <id>", "your SSH login for an active rental (sent privately)")
 async def _credentials(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     (rid,) = words(rest, 1, "/credentials <id>")
-    await r.services.rentals.show(actor, parse_int(rid, "rental id"))
-    raise later("SSH provisioning")
+    return Reply(await r.services.payments.credentials(actor, parse_int(rid, "rental id")), private=True)
 
 
 @command("extend", "/extend <id> <hours>", "add hours to an active rental")
 async def _extend(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     rid, hours = words(rest, 2, "/extend <id> <hours>")
-    parse_int(hours, "hours", hi=99_999)
-    await r.services.rentals.show(actor, parse_int(rid, "rental id"))
-    raise later("extending a rental (an escrow top-up)")
+    request = await r.services.payments.extend(actor, parse_int(rid, "rental id"), parse_int(hours, "hours", hi=99_999))
+    return Reply(render.payment_request(request))
 
 
 @command("end", "/end <id>", "end an active rental early; the unused time is refunded")
 async def _end(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     (rid,) = words(rest, 1, "/end <id>")
-    await r.services.rentals.show(actor, parse_int(rid, "rental id"))
-    raise later("ending a rental early (an escrow call)")
+    return Reply(render.payment_request(await r.services.payments.end_early(actor, parse_int(rid, "rental id"))))
 
 
 @command("dispute", "/dispute <id> <reason>", "ask support to decide a rental that went wrong")
@@ -150,17 +153,39 @@ async def _dispute(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     if not rid or not reason.strip():
         raise InvalidInput("usage: /dispute <id> <reason>, e.g. /dispute 7 the GPU is an RTX 3060, not a 4090")
     view = await r.services.disputes.open(actor, parse_int(rid, "rental id"), reason)
-    return Reply(f"Dispute opened on rental #{view.id}; support has been told and the timeline attached.")
+    text = f"Dispute opened on rental #{view.id}; support has been told and the timeline attached."
+    on_chain = await r.services.payments.dispute_on_chain(actor, view.id)
+    if on_chain is not None:
+        text += "\nTo freeze the rental clock on chain too:\n" + render.payment_request(on_chain)
+    return Reply(text)
 
 
 # ---- wallet, keys, money ---------------------------------------------------------------------
 
-@command("wallet", "/wallet [link | verify <signature> | unlink]", "link the wallet that pays and gets refunds")
+@command("wallet", "/wallet [link [address] | verify <signature> | unlink]",
+         "link the wallet that pays and gets refunds (Sign-In with Ethereum)")
 async def _wallet(r: CommandRouter, actor: Actor, rest: str) -> Reply:
-    sub = rest.split()[0].lower() if rest.split() else ""
-    if sub not in ("", "link", "verify", "unlink"):
-        raise InvalidInput("usage: /wallet [link | verify <signature> | unlink]")
-    raise later("wallet linking (Sign-In with Ethereum through WalletConnect)")
+    parts = rest.split()
+    sub = parts[0].lower() if parts else ""
+    wallets = r.services.wallets
+    if sub == "":
+        address = await wallets.linked_address(actor)
+        return Reply(f"Your linked wallet: {address}" if address else "No wallet linked yet: /wallet link")
+    if sub == "link" and len(parts) == 1:
+        bridge = r.services.ctx.bridge
+        if bridge is None:
+            return Reply("Send /wallet link <your address> and you will get a message to sign in your wallet.")
+        offer = await bridge.start_link(actor)
+        return Reply(render.wallet_link_offer(offer), private=True, attachments=[("walletconnect.png", offer.qr_png)])
+    if sub == "link" and len(parts) == 2:
+        challenge = await wallets.challenge(actor, parts[1])
+        return Reply(render.sign_in_message(challenge.message), private=True)
+    if sub == "verify" and len(parts) == 2:
+        address = await wallets.verify(actor, parts[1])
+        return Reply(f"Wallet {address} is linked. Deposits come from it and refunds go back to it.")
+    if sub == "unlink" and len(parts) == 1:
+        return Reply(f"Wallet {await wallets.unlink(actor)} is no longer linked.")
+    raise InvalidInput("usage: /wallet [link [address] | verify <signature> | unlink]")
 
 
 @command("sshkey", "/sshkey <public key>", "set the SSH public key your rentals will accept")
@@ -173,12 +198,17 @@ async def _sshkey(r: CommandRouter, actor: Actor, rest: str) -> Reply:
 
 @command("earnings", "/earnings", "what the escrow contract owes you")
 async def _earnings(r: CommandRouter, actor: Actor, rest: str) -> Reply:
-    raise later("reading balances from the escrow contract")
+    words(rest, 0, "/earnings")
+    address, owed = await r.services.payments.earnings(actor)
+    if not owed:
+        return Reply(f"The escrow owes {address} nothing right now.")
+    return Reply(f"The escrow owes {address}: {', '.join(owed)}. Collect it with /withdraw.")
 
 
 @command("withdraw", "/withdraw", "withdraw what the escrow contract owes you")
 async def _withdraw(r: CommandRouter, actor: Actor, rest: str) -> Reply:
-    raise later("withdrawing from the escrow contract")
+    words(rest, 0, "/withdraw")
+    return Reply(render.payment_request(await r.services.payments.withdraw(actor)))
 
 
 # ---- providers -------------------------------------------------------------------------------
@@ -190,13 +220,15 @@ async def _host(r: CommandRouter, actor: Actor, rest: str) -> Reply:
     if sub == "add":
         name, address, port, user = words(args, 4, "/host add <name> <address> <port> <user>")
         view = await r.services.hosts.add(actor, name, address, parse_int(port, "port", hi=65535), user)
-        return Reply(render.host_added(view), private=True)
+        return Reply(r.services.hosts.setup_text(view), private=True,
+                     attachments=[("gpuflow-helper", helper_script())])
     if sub == "list":
         hosts = await r.services.hosts.list(actor)
         return Reply("\n".join(map(render.host_line, hosts)) if hosts else "You have no hosts: /host add ...")
     if sub == "verify":
-        words(args, 1, "/host verify <name>")
-        raise later("host verification over SSH")
+        (name,) = words(args, 1, "/host verify <name>")
+        view, result = await r.services.hosts.verify(actor, name)
+        return Reply(render.host_verified(view, result))
     raise InvalidInput("usage: /host add <name> <address> <port> <user> | /host verify <name> | /host list")
 
 

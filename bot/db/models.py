@@ -24,6 +24,7 @@ class User(Base):
     wallet_address: Mapped[str | None] = mapped_column(String(42), unique=True)
     wallet_linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ssh_public_key: Mapped[str | None] = mapped_column(Text)
+    wallet_session: Mapped[str | None] = mapped_column(String(64))   # WalletConnect session topic
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -140,11 +141,40 @@ class Rental(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unix_user: Mapped[str | None] = mapped_column(String(32))
+    credentials_sealed: Mapped[str | None] = mapped_column(Text)     # wiped when the rental closes
+    refund_reason: Mapped[str | None] = mapped_column(Text)          # set: the bot must cancel on chain
+    renter_address: Mapped[str | None] = mapped_column(String(42))   # quoted wallet addresses: the deposit
+    provider_address: Mapped[str | None] = mapped_column(String(42)) # must come from / pay exactly these
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     offer: Mapped[Offer] = relationship()
     renter: Mapped[User] = relationship(foreign_keys=[renter_id])
+
+
+class WalletChallenge(Base):
+    """A Sign-In-with-Ethereum message the bot asked someone to sign; usable once, until expiry."""
+
+    __tablename__ = "wallet_challenges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    message: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KeyValue(Base):
+    """Small sealed records kept across restarts (WalletConnect sessions and identity)."""
+
+    __tablename__ = "kv_store"
+    namespace: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class TimelineEntry(Base):

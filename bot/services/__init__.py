@@ -12,8 +12,10 @@ from bot.services.disputes import DisputeService
 from bot.services.hosts import HostService
 from bot.services.offers import OfferService, OfferSpec
 from bot.services.outbox import OutboxService
+from bot.services.payments import PaymentService
 from bot.services.rentals import RentalService
 from bot.services.users import UserService
+from bot.services.wallets import WalletService
 
 
 class Services:
@@ -25,6 +27,8 @@ class Services:
         self.disputes = DisputeService(ctx)
         self.hosts = HostService(ctx)
         self.outbox = OutboxService(ctx)
+        self.wallets = WalletService(ctx)
+        self.payments = PaymentService(ctx)
 
     async def maintain_store(self) -> None:
         """Refresh the query planner's statistics (SQLite: PRAGMA optimize; PostgreSQL's

@@ -5,6 +5,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.crypto import SecretBox
 from bot.db.models import Host, OutboxMessage, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.pricing import Token
@@ -91,13 +92,16 @@ def add_timeline(session: AsyncSession, rental_id: int, kind: str, detail: str, 
 
 async def enqueue(session: AsyncSession, dedupe_key: str, target: str, body: str, *,
                   user_id: int | None = None, rental_id: int | None = None, offer_id: int | None = None,
-                  sensitive: bool = False) -> None:
-    """Queue a message once: a replay with the same dedupe_key adds nothing."""
+                  sensitive: bool = False, box: SecretBox | None = None) -> None:
+    """Queue a message once: a replay with the same dedupe_key adds nothing. Sensitive bodies
+    (credentials) go to direct messages only and are sealed at rest."""
     exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
     if exists is not None:
         return
-    if sensitive and target != "dm":
-        raise ValueError("sensitive messages go to direct messages only")
+    if sensitive:
+        if target != "dm" or box is None:
+            raise ValueError("sensitive messages go to direct messages only, sealed")
+        body = box.seal(body.encode(), f"outbox:{dedupe_key}")
     session.add(OutboxMessage(dedupe_key=dedupe_key, target=target, body=body, user_id=user_id,
                               rental_id=rental_id, offer_id=offer_id, sensitive=sensitive))
 

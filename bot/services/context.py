@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,10 +29,16 @@ class Actor:
 
 @dataclass
 class ServiceContext:
+    """Shared machinery. The outside parts are optional: without them the commands that need
+    them say so plainly (an escrow client needs a deployed contract; SSH needs the master key)."""
+
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
     box: SecretBox | None = None
     clock: Callable[[], datetime] = field(default=utcnow)
+    escrow: Any = None          # bot.chain.escrow.EscrowClient
+    ssh: Any = None             # bot.ssh.SshPool
+    bridge: Any = None          # bot.services.walletflow.WalletBridge
 
     def now(self) -> datetime:
         return self.clock()

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Host, Provider
-from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet
+from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound
+from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, chat_escape, host_setup_text, verify_host
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
 
@@ -64,6 +65,46 @@ class HostService:
             session.add(host)
             await session.flush()
             return _view(host)
+
+    def setup_text(self, view: HostView) -> str:
+        """What the provider must install: the bot's key, the helper, the sudoers line, sshd's Match block."""
+        return host_setup_text(view.name, view.login_user, view.public_key, self.ctx.settings.ssh.helper_path)
+
+    def target(self, host: Host) -> HostTarget:
+        if self.ctx.box is None:
+            raise NotAvailableYet("the operator has not set GPUFLOW_MASTER_KEY")
+        return HostTarget.from_sealed(address=host.address, port=host.port, login_user=host.login_user,
+                                      sealed_key=host.private_key_sealed, box=self.ctx.box,
+                                      purpose=KEY_PURPOSE.format(provider=host.provider_id, name=host.name),
+                                      host_key=host.host_key, helper=self.ctx.settings.ssh.helper_path)
+
+    async def verify(self, actor: Actor, name: str) -> tuple[HostView, HostVerification]:
+        """Log in, pin the host key on first contact (refuse a changed one later), read the GPUs."""
+        if self.ctx.ssh is None:
+            raise NotAvailableYet("SSH is not set up on this bot")
+        async with self.ctx.sessions() as session:
+            host = await self._own_host(session, actor, name)
+        try:
+            result = await verify_host(self.ctx.ssh, self.target(host))
+        except HostKeyMismatch:
+            raise Conflict(f"{host.name} presented a different host key than the one pinned "
+                           f"({host.host_key_fingerprint}); if you reinstalled it, remove and add the host again") from None
+        except SshError as exc:
+            raise Conflict(f"could not verify {host.name}: {chat_escape(str(exc))}") from None
+        report = ", ".join(f"{g.name} {g.memory_gb:.0f} GB" for g in result.gpus) or "no GPUs"
+        async with self.ctx.sessions.begin() as session:
+            row = await session.get(Host, host.id)
+            row.host_key, row.host_key_fingerprint = result.host_key, result.fingerprint
+            row.gpu_report, row.verified_at = chat_escape(report)[:1000], self.ctx.now()
+            return _view(row), result
+
+    async def _own_host(self, session: AsyncSession, actor: Actor, name: str) -> Host:
+        provider = await session.scalar(select(Provider).where(Provider.user_id == actor.user_id))
+        host = provider and await session.scalar(
+            select(Host).where(Host.provider_id == provider.id, Host.name == name.lower()[:64]))
+        if host is None:
+            raise NotFound(f"you have no host named {name[:32]!r} (see /host list)")
+        return host
 
     async def list(self, actor: Actor) -> list[HostView]:
         async with self.ctx.sessions() as session:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from bot.db.models import Offer, Provider, Rental
+from bot.db.models import Offer, Provider, Rental, User
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound, PermissionDenied
 from bot.domain.pricing import quote
 from bot.domain.states import RentalState, Step
@@ -36,6 +36,14 @@ class RentalService:
             provider = await session.get(Provider, offer.provider_id)
             self._check_rentable(actor, offer, hours, provider)
             q = quote(offer.price_per_hour, hours, settings.fee_bps)
+            renter_address = provider_address = None
+            if self.ctx.escrow is not None:
+                renter_address = (await session.get(User, actor.user_id)).wallet_address
+                provider_address = (await session.get(User, provider.user_id)).wallet_address
+                if renter_address is None:
+                    raise InvalidInput("link the wallet you will pay from first: /wallet link")
+                if provider_address is None:
+                    raise Conflict(f"the provider of offer #{offer_id} has not linked a payout wallet yet")
             reserved = await session.execute(
                 update(Offer).where(Offer.id == offer.id, Offer.status == "active",
                                     Offer.reserved < Offer.capacity)
@@ -51,7 +59,8 @@ class RentalService:
                 provider_id=offer.provider_id, host_id=offer.host_id, token_symbol=token.symbol,
                 token_address=token.address, token_decimals=token.decimals,
                 price_per_hour=offer.price_per_hour, hours=hours, amount=q.total, fee_bps=q.fee_bps,
-                fee=q.fee, state=RentalState.AWAITING_DEPOSIT.value,
+                fee=q.fee, state=RentalState.AWAITING_DEPOSIT.value, renter_address=renter_address,
+                provider_address=provider_address,
                 deposit_deadline=now + timedelta(seconds=settings.deposit_timeout_s),
                 created_at=now, updated_at=now,
             )

@@ -1,0 +1,167 @@
+"""Applies escrow events to the store, inside the watcher's transaction (exactly once each).
+
+The chain is the source of truth for money: a rental is funded when its Deposited event is
+confirmed, not when a wallet says it sent something. A deposit that does not match the quote
+(renter, provider, token, amount, duration, fee) is recorded, flagged, and refunded — never
+provisioned.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chain.events import EscrowEvent
+from bot.db.models import Dispute, Provider, Rental
+from bot.domain.errors import Conflict, InvalidTransition
+from bot.domain.pricing import format_amount
+from bot.domain.states import RentalState, Step
+from bot.services.common import add_timeline, enqueue, move, token_of
+from bot.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+NATIVE = "0x" + "00" * 20
+S = RentalState
+
+
+def _ts(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class RentalEventHandler:
+    """The services' side of bot.chain.events.EscrowEventHandler."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def apply(self, session: AsyncSession, event: EscrowEvent) -> None:
+        if event.rental_id is None:
+            return      # Withdrawn, TokenAllowed: nothing to do for a rental
+        rental = await session.scalar(select(Rental).where(Rental.escrow_id == event.rental_id.lower()))
+        if rental is None:
+            log.warning("escrow event %s for unknown rental id %s", event.name, event.rental_id[:18])
+            if event.name == "Deposited":
+                await enqueue(session, f"unknown-deposit:{event.tx_hash}:{event.log_index}", "support",
+                              f"A deposit arrived for an escrow id this bot never issued ({event.rental_id}); "
+                              "the depositor can cancel it on chain after the start window.")
+            return
+        handler = getattr(self, f"_on_{event.name}", None)
+        if handler is not None:
+            try:
+                await handler(session, rental, event)
+            except (InvalidTransition, Conflict) as exc:   # the event does not fit: keep it visible
+                add_timeline(session, rental.id, "chain_note", f"{event.name} on chain while {rental.state}: {exc}")
+
+    async def revert(self, session: AsyncSession, event: EscrowEvent) -> None:
+        """A chain reorganisation removed an event we had applied."""
+        if event.rental_id is None:
+            return
+        rental = await session.scalar(select(Rental).where(Rental.escrow_id == event.rental_id.lower()))
+        if rental is None:
+            return
+        if event.name == "Deposited" and rental.state == S.FUNDED.value:
+            await move(session, rental, Step.DEPOSIT_REORGED, "the deposit was undone by a chain reorganisation")
+        else:
+            add_timeline(session, rental.id, "chain_note", f"a chain reorganisation undid {event.name}")
+
+    # -- events ---------------------------------------------------------------------------------
+
+    async def _on_Deposited(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        problems = self._deposit_problems(rental, event.args)
+        token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
+        amount = format_amount(event.args["amount"], token) if not problems else f"{event.args['amount']} base units"
+        if rental.state != S.AWAITING_DEPOSIT.value:
+            # too late (expired/cancelled) or a second deposit: the money goes back
+            rental.refund_reason = f"deposit arrived while the rental was {rental.state.replace('_', ' ')}"
+            add_timeline(session, rental.id, "deposit_flagged", f"deposit of {amount} flagged: {rental.refund_reason}")
+            return
+        await move(session, rental, Step.DEPOSIT_CONFIRMED, f"deposit of {amount} confirmed on chain",
+                   funded_at=self.ctx.now())
+        if problems:
+            rental.refund_reason = "the deposit does not match the quote: " + "; ".join(problems)
+            add_timeline(session, rental.id, "deposit_flagged", rental.refund_reason)
+            await enqueue(session, f"rental:{rental.id}:deposit-mismatch", "dm",
+                          f"Rental #{rental.id}: your deposit does not match the quote ({'; '.join(problems)}). "
+                          "It will be refunded in full; nothing was provisioned.", user_id=rental.renter_id,
+                          rental_id=rental.id)
+            return
+        await enqueue(session, f"rental:{rental.id}:funded", "dm",
+                      f"Rental #{rental.id}: your deposit is confirmed. Setting up your machine now.",
+                      user_id=rental.renter_id, rental_id=rental.id)
+
+    def _deposit_problems(self, rental: Rental, args: dict) -> list[str]:
+        problems = []
+        if rental.renter_address and args["renter"].lower() != rental.renter_address.lower():
+            problems.append("it came from a different wallet than the linked one")
+        if rental.provider_address and args["provider"].lower() != rental.provider_address.lower():
+            problems.append("it names a different provider")
+        if args["token"].lower() != (rental.token_address or NATIVE).lower():
+            problems.append("it is in a different token")
+        if args["amount"] != rental.amount:
+            problems.append("the amount differs")
+        if args["duration"] != rental.hours * 3600:
+            problems.append("the duration differs")
+        if args.get("feeBps", rental.fee_bps) != rental.fee_bps:
+            problems.append("the platform fee differs")
+        return problems
+
+    async def _on_Started(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        started = _ts(event.args["startedAt"])
+        ends = started + timedelta(seconds=rental.hours * 3600)
+        await move(session, rental, Step.START, "access delivered and GPU checked; the rental clock started",
+                   started_at=started, ends_at=ends)
+        provider = await session.get(Provider, rental.provider_id)
+        provider.delivered_count += 1
+        if rental.credentials_sealed and self.ctx.box is not None:
+            body = self.ctx.box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
+            await enqueue(session, f"rental:{rental.id}:credentials", "dm", body, user_id=rental.renter_id,
+                          rental_id=rental.id, sensitive=True, box=self.ctx.box)
+
+    async def _on_Cancelled(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
+        refund = format_amount(event.args["refund"], token)
+        if rental.state in (S.FUNDED.value, S.PROVISIONING.value):
+            await move(session, rental, Step.REFUND, f"cancelled on chain; {refund} refunded to the renter",
+                       credentials_sealed=None)
+        else:
+            add_timeline(session, rental.id, "refunded", f"the flagged deposit was refunded ({refund})")
+        reason = rental.refund_reason or "the rental could not be started"
+        await enqueue(session, f"rental:{rental.id}:refunded", "dm",
+                      f"Rental #{rental.id} was cancelled and {refund} is yours to withdraw (/withdraw): {reason}.",
+                      user_id=rental.renter_id, rental_id=rental.id)
+
+    async def _on_EndedEarly(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        await move(session, rental, Step.END, "the renter ended the rental early", ended_at=_ts(event.args["endedAt"]))
+
+    async def _on_Extended(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        hours = event.args["duration"] // 3600
+        extra = event.args["extraDuration"] // 3600
+        ends = rental.started_at + timedelta(seconds=event.args["duration"]) if rental.started_at else None
+        await move(session, rental, Step.EXTEND, f"extended by {extra} h", hours=hours,
+                   amount=event.args["amount"], ends_at=ends)
+
+    async def _on_Disputed(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        if rental.state == S.DISPUTED.value:
+            add_timeline(session, rental.id, "chain_note", "the dispute is registered on chain; the clock is frozen")
+            return
+        await move(session, rental, Step.DISPUTE, "a dispute was opened on chain")
+        if await session.scalar(select(Dispute.id).where(Dispute.rental_id == rental.id)) is None:
+            session.add(Dispute(rental_id=rental.id, opened_by=rental.renter_id, reason="opened on chain"))
+
+    async def _on_Resolved(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        a = event.args
+        await move(session, rental, Step.RESOLVE,
+                   f"resolution paid on chain: renter {a['renterPart']}, provider {a['providerPart']}, fee {a['fee']} "
+                   "(base units)", credentials_sealed=None)
+
+    async def _on_Settled(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        if rental.state == S.ACTIVE.value:
+            await move(session, rental, Step.END, "the rental time is over", ended_at=self.ctx.now())
+        token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
+        a = event.args
+        await move(session, rental, Step.SETTLE,
+                   f"settled: provider {format_amount(a['providerPart'], token)}, renter refund "
+                   f"{format_amount(a['renterPart'], token)}, fee {format_amount(a['fee'], token)}",
+                   credentials_sealed=None)
