@@ -51,3 +51,32 @@ async def migrate_database(settings: Settings) -> str | None:
         return await current_revision(engine)
     finally:
         await engine.dispose()
+
+
+async def deploy_contract(settings: Settings) -> str:
+    """Deploy GpuEscrow with the operator key; the operator, arbiter, fee and windows come from
+    the configuration and are fixed in the contract for good (no owner can change them)."""
+    from eth_account import Account
+
+    from bot.chain.escrow import deploy_escrow
+    from bot.chain.rpc import make_web3
+    from bot.config import ConfigError
+
+    c = settings.chain
+    problems = []
+    if settings.operator_key is None:
+        problems.append("GPUFLOW_OPERATOR_KEY is needed: the operator deploys the contract and starts rentals")
+    arbiter = c.arbiter_address or (Account.from_key(settings.arbiter_key.get_secret_value()).address
+                                    if settings.arbiter_key else None)
+    if arbiter is None:
+        problems.append("set chain.arbiter_address or GPUFLOW_ARBITER_KEY: disputes need an arbiter")
+    if settings.fee_recipient is None:
+        problems.append("set fee_recipient: where the platform fee is paid")
+    if problems:
+        raise ConfigError(problems)
+    key = settings.operator_key.get_secret_value()
+    w3 = make_web3(c.rpc_url, timeout_s=60)
+    return await deploy_escrow(w3, key, operator=Account.from_key(key).address, arbiter=arbiter,
+                               fee_recipient=settings.fee_recipient, fee_bps=settings.fee_bps,
+                               start_window=c.start_window_s, dispute_window=c.dispute_window_s,
+                               dispute_timeout=c.dispute_timeout_s)

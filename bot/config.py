@@ -57,6 +57,7 @@ class ChainSettings(_Section):
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int = Field(default=31337, gt=0)
     escrow_address: str | None = None
+    arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")

@@ -42,6 +42,14 @@ async def _migrate(args) -> int:
     return 0
 
 
+async def _contract(args) -> int:
+    from bot.app import deploy_contract
+
+    address = await deploy_contract(_load(args))
+    print(f"GpuEscrow deployed at {address}\nPut it in your configuration: [chain] escrow_address = \"{address}\"")
+    return 0
+
+
 async def _run(args) -> int:
     settings = _load(args)
     if not (settings.discord.enabled or settings.telegram.enabled):
@@ -103,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="bring the database schema up to date")
     m.add_argument("--database-url", help="override the database URL")
     sub.add_parser("check-config", help="validate the configuration and list every problem")
+    k = sub.add_parser("contract", help="escrow contract tools")
+    k.add_argument("action", choices=["deploy"], help="deploy GpuEscrow with the configured operator, arbiter, fee")
     return p
 
 
@@ -112,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "check-config":
             return _check_config(args)
-        runner = {"console": _console, "migrate": _migrate, "run": _run, "demo": _demo}[args.cmd]
+        runner = {"console": _console, "migrate": _migrate, "run": _run, "demo": _demo, "contract": _contract}[args.cmd]
         return asyncio.run(runner(args))
     except ConfigError as exc:
         print("The configuration has problems (see `gpuflow-bot check-config`):", file=sys.stderr)

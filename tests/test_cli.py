@@ -88,3 +88,19 @@ def test_secret_from_file_and_bad_master_key(tmp_path):
     assert bad.returncode == 1 and "GPUFLOW_MASTER_KEY" in bad.stderr and "short" not in bad.stderr
     missing = run_cli("check-config", env={"GPUFLOW_MASTER_KEY_FILE": str(tmp_path / "nope")})
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_contract_deploy_on_anvil(tmp_path):
+    from tests.support.anvil import ANVIL_KEYS, start_anvil
+
+    with start_anvil() as node:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'data_dir = "{tmp_path}"\nfee_recipient = "0x{"42" * 20}"\n'
+                       f'[chain]\nrpc_url = "{node.rpc_url}"\narbiter_address = "0x{"43" * 20}"\n')
+        result = run_cli("--config", str(cfg), "contract", "deploy", env={"GPUFLOW_OPERATOR_KEY": ANVIL_KEYS[0]})
+        assert result.returncode == 0, result.stderr
+        address = result.stdout.split("deployed at ")[1].split()[0]
+        assert len(node.rpc("eth_getCode", [address, "latest"])) > 1000
+        assert ANVIL_KEYS[0] not in result.stdout + result.stderr
+        missing = run_cli("--config", str(cfg), "contract", "deploy")
+        assert missing.returncode == 1 and "GPUFLOW_OPERATOR_KEY" in missing.stderr
