@@ -74,6 +74,8 @@ class Runtime:
             await self.sign_client.close()
         if self.app.services.ctx.ssh is not None:
             await self.app.services.ctx.ssh.aclose()
+        if self.app.services.ctx.escrow is not None:   # the chain's HTTP session (one per runtime)
+            await self.app.services.ctx.escrow.w3.provider.disconnect()
         await self.app.close()
 
 

@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from bot.ssh import GpuSpec, SshLimits, SshPool
-from tests.support.sshd import DEFAULT_GPUS, SshdServer, start_sshd
+from tests.support.sshd import DEFAULT_GPUS, SshdServer, shared_sshd
 
 RTX4090 = GpuSpec(model="RTX 4090", count=1, vram_gb=24)
 
 
 @pytest.fixture(scope="session")
 def sshd() -> Iterator[SshdServer]:
-    server = start_sshd()
-    try:
+    with shared_sshd() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,8 +95,22 @@ class SshdServer:
                 "-i", str(key_file), "-p", str(self.port), f"{user}@127.0.0.1", command]
         return subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
+    def authorize(self, public_key: str) -> None:
+        """Install a bot key for the provider account (as a provider does with the /host add text)."""
+        keys = self.base / "prov" / ".ssh" / "authorized_keys"
+        line = f"restrict {public_key.strip()}\n"
+        if line not in keys.read_text():
+            with keys.open("a") as f:
+                f.write(line)
+
     def stop(self) -> None:
         _teardown(self.base)
+        if self.proc is not None:
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def _free_port() -> int:
@@ -142,6 +158,27 @@ def cleanup_stale() -> None:
             _teardown(base)
         except ValueError:
             continue
+
+
+_shared: SshdServer | None = None
+_shared_users = 0
+
+
+@contextmanager
+def shared_sshd() -> Iterator[SshdServer]:
+    """One server per test process for every suite that needs one: start_sshd owns paths named
+    after the pid, so two servers in one process would tear each other down."""
+    global _shared, _shared_users
+    if _shared is None:
+        _shared = start_sshd()
+    _shared_users += 1
+    try:
+        yield _shared
+    finally:
+        _shared_users -= 1
+        if _shared_users == 0:
+            _shared.stop()
+            _shared = None
 
 
 def start_sshd() -> SshdServer:
@@ -220,9 +257,9 @@ def _setup(base: Path, pid: int) -> SshdServer:
         check = _sh(SSHD, "-t", "-f", str(config), check=False)
     if check.returncode != 0:
         raise SshdUnavailable(f"sshd rejects the test config: {check.stderr.strip()}")
-    log = open(base / "sshd.log", "wb")
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log,
-                            stdin=subprocess.DEVNULL)
+    with open(base / "sshd.log", "wb") as log:   # sshd keeps its own copy of the descriptor
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log,
+                                stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:

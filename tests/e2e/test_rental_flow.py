@@ -1,0 +1,96 @@
+"""The whole rental flow with real parts: anvil + the deployed escrow, a real sshd host with the
+shipped helper, the real OpenSSH client, and the bot's runtime driven through its commands."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.chain.escrow import Status
+from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, START_WINDOW, Market
+
+WEI = 10**16                       # 0.01 ETH: one hour of the offer
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def funded_and_active(m: Market, rental_id: int) -> None:
+    async def active() -> bool:
+        return await m.state(rental_id) == "active"
+    await m.tick_until(active, f"rental {rental_id} active")
+
+
+def login(m: Market, user: str, key) -> tuple[int, str]:
+    smi = m.sshd.base / "bin" / "nvidia-smi"     # the host's (fake) driver tool, as the renter runs it
+    out = m.sshd.ssh(user, key, f"id -un; {smi} --query-gpu=name,memory.total --format=csv,noheader")
+    return out.returncode, out.stdout.decode() + out.stderr.decode()
+
+
+async def test_happy_path(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id, hours=1)
+    row = await m.rental(rental_id)
+    assert row.state == "awaiting_deposit" and row.amount == WEI
+    assert row.renter_address == renter.address and row.provider_address == provider.address
+    await m.pay_reply(renter, text)
+
+    async def funded_or_later() -> bool:
+        return await m.state(rental_id) != "awaiting_deposit"
+    await m.tick_until(funded_or_later, "deposit seen")
+    await funded_and_active(m, rental_id)
+    row = await m.rental(rental_id)
+    record = await m.escrow().rental(row.escrow_id)
+    assert record.status == Status.ACTIVE and record.amount == WEI and record.renter == renter.address
+    kinds = await m.timeline(rental_id)
+    assert kinds.index("deposit_confirmed") < kinds.index("provision") < kinds.index("provisioned") \
+        < kinds.index("start"), kinds
+
+    # the credentials DM: sensitive, for the renter only, naming the account on the fixture host
+    dms = [n for n in await m.notices(renter, rental_id) if n.sensitive]
+    assert len(dms) == 1 and row.unix_user in dms[0].body and f"port {m.sshd.port}" in dms[0].body
+    assert not [n for n in await m.notices(provider, rental_id) if n.sensitive]
+    assert row.unix_user in m.sshd.renters()
+
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code == 0, out
+    assert out.splitlines()[0] == row.unix_user and "RTX 4090" in out
+
+    # the rental time runs out: ended, access revoked, login refused
+    m.warp(3600 + 5)
+
+    async def revoked() -> bool:
+        r = await m.rental(rental_id)
+        return r.state == "ended" and r.revoked_at is not None
+    await m.tick_until(revoked, "ended and revoked")
+    assert row.unix_user not in m.sshd.renters() and not m.sshd.user_exists(row.unix_user)
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code != 0 and "Permission denied" in out, out
+    assert (await m.rental(rental_id)).credentials_sealed is None
+
+    # after the dispute window the bot settles on chain; the provider is owed amount minus fee
+    m.warp(600 + 5)
+
+    async def settled() -> bool:
+        return await m.state(rental_id) == "settled"
+    await m.tick_until(settled, "settled")
+    record = await m.escrow().rental(row.escrow_id)
+    assert record.status == Status.SETTLED
+    fee = WEI * FEE_BPS // 10_000
+    assert await m.escrow().owed(provider.address) == WEI - fee
+    assert await m.escrow().owed(ADDRESS[FEE_KEY]) == fee
+    assert await m.escrow().owed(renter.address) == 0
+    (settled_event,) = await m.escrow_events("Settled", row.escrow_id)
+    assert settled_event["providerPart"] == WEI - fee and settled_event["renterPart"] == 0
+
+    reply = await m.ok(provider, "/earnings")
+    assert "0.0099 ETH" in reply.text and provider.address in reply.text
+    reply = await m.ok(provider, "/withdraw")
+    (tx,) = re.findall(r"to (0x[0-9a-fA-F]{40}) value ([0-9]+) data (0x[0-9a-fA-F]*)", reply.text)
+    assert tx[0] == m.escrow_address and tx[1] == "0"
+    assert tx[2] == m.escrow().withdraw_tx(None)["data"]
+    # the described transaction really pays the provider out
+    before = await m.w3.eth.get_balance(provider.address)
+    await m.pay_reply(provider, reply.text)
+    assert await m.escrow().owed(provider.address) == 0
+    assert await m.w3.eth.get_balance(provider.address) > before
+    assert (await m.say(renter, "/earnings")).text.endswith("nothing right now.")
