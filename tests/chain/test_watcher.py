@@ -292,3 +292,17 @@ async def test_kept_block_hashes_are_pruned(fresh_chain: Chain, sessions: Any) -
     numbers = sorted(b.number for b in await rows(sessions, ChainBlock))
     head = fresh_chain.w3.eth.block_number
     assert numbers[-1] == head and numbers[0] > head - 4
+
+
+async def test_reorg_deeper_than_kept_hashes_stops_loudly(fresh_chain: Chain, sessions: Any) -> None:
+    from bot.chain.watcher import DeepReorg
+
+    h = RecordingHandler()
+    w = watcher(fresh_chain, sessions, h, confirmations=0, max_range=1, keep_blocks=2)
+    for _ in range(6):
+        deposit(fresh_chain)
+    await drain(w)
+    fresh_chain.node.rpc("anvil_reorg", [5, []])
+    with pytest.raises(DeepReorg):
+        await w.poll_once()
+    assert h.reverted == [] and await count(sessions, ChainEvent, ChainEvent.status == "applied") == 6

@@ -1,0 +1,40 @@
+"""bot.chain.rpc: bounded requests fail without leaving web3's process-wide lock held (#3867)."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.chain.rpc import ReceiptTimeout, make_web3, wait_for_receipt
+from tests.chain.rpcproxy import RpcProxy
+from tests.support.anvil import Anvil
+
+
+async def test_many_concurrent_timeouts_leave_the_client_working(anvil_node: Anvil) -> None:
+    with RpcProxy(anvil_node.rpc_url) as proxy:
+        proxy.blackhole["eth_blockNumber"] = 20
+        proxy.blackhole_s = 2.0
+        w3 = make_web3(proxy.url, timeout_s=0.2)
+        t0 = time.monotonic()
+        results = await asyncio.gather(*(w3.eth.block_number for _ in range(20)), return_exceptions=True)
+        assert all(isinstance(r, Exception) for r in results)
+        assert time.monotonic() - t0 < 1.5            # each failed on its own timeout, not the 2 s hold
+        # wait_for here only bounds the test if the bug were present; the call itself must just answer
+        assert await asyncio.wait_for(w3.eth.block_number, 5) >= 0
+        await w3.provider.disconnect()
+
+
+async def test_receipt_wait_is_bounded_and_harmless(anvil_node: Anvil) -> None:
+    w3 = make_web3(anvil_node.rpc_url)
+    t0 = time.monotonic()
+    with pytest.raises(ReceiptTimeout):
+        await wait_for_receipt(w3, "0x" + "11" * 32, timeout_s=0.3, poll_s=0.05)
+    assert 0.3 <= time.monotonic() - t0 < 2
+    assert await w3.eth.block_number >= 0
+    await w3.provider.disconnect()
+
+
+def test_make_web3_rejects_websocket_urls() -> None:
+    with pytest.raises(ValueError):
+        make_web3("ws://127.0.0.1:1")
