@@ -94,3 +94,107 @@ async def test_happy_path(market: Market) -> None:
     assert await m.escrow().owed(provider.address) == 0
     assert await m.w3.eth.get_balance(provider.address) > before
     assert (await m.say(renter, "/earnings")).text.endswith("nothing right now.")
+
+
+async def refunded(m: Market, rental_id: int) -> None:
+    async def done() -> bool:
+        return await m.state(rental_id) == "refunded"
+    await m.tick_until(done, f"rental {rental_id} refunded")
+
+
+async def test_gpu_mismatch_is_refunded_and_flags_the_offer(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    m.sshd.set_gpus("NVIDIA GeForce RTX 3060, 12288 MiB\n")     # the host no longer has what it listed
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    await refunded(m, rental_id)
+
+    row = await m.rental(rental_id)
+    assert row.refund_reason and "GPU check failed" in row.refund_reason, row.refund_reason
+    record = await m.escrow().rental(row.escrow_id)
+    assert record.status == Status.CANCELLED
+    assert await m.escrow().owed(renter.address) == WEI
+    assert await m.escrow().owed(provider.address) == 0
+    assert len(await m.escrow_events("Cancelled", row.escrow_id)) == 1
+    assert await m.escrow_events("Started", row.escrow_id) == []
+    # the account made while checking is gone again; nobody can log in
+    assert m.sshd.renters() == [] and not m.sshd.user_exists(row.unix_user)
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code != 0, out
+    assert row.credentials_sealed is None
+    # the offer is paused for review and cannot be rented
+    assert "flagged" in (await m.ok(renter, f"/offer {offer_id}")).text
+    assert not (await m.say(renter, f"/rent {offer_id} 1")).ok
+    # both sides are told
+    to_provider = [n.body for n in await m.notices(provider, rental_id)]
+    assert any("could not be delivered" in b and "flagged" in b for b in to_provider), to_provider
+    to_renter = [n.body for n in await m.notices(renter, rental_id)]
+    assert any("cancelled" in b and "0.01 ETH" in b and "/withdraw" in b for b in to_renter), to_renter
+    assert not [n for n in await m.notices(renter, rental_id) if n.sensitive]
+
+
+@pytest.mark.parametrize("mismatch", ["amount", "duration", "wallet"])
+@sqlite_only
+async def test_deposit_that_does_not_match_the_quote_is_refunded_not_provisioned(market: Market, mismatch) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, _ = await m.rent(renter, offer_id, hours=2)
+    row = await m.rental(rental_id)
+    amount, duration, key = row.amount, row.hours * 3600, renter.key
+    if mismatch == "amount":
+        amount -= 1                       # a wei short
+    elif mismatch == "duration":
+        duration += 3600                  # asks for more time than paid for
+    else:
+        key = RENTER2_KEY                 # someone else's wallet pays
+    (tx,) = m.escrow().deposit_txs(row.escrow_id, provider.address, None, amount, duration)
+    await m.send_as(key, tx["to"], tx["data"], tx["value"])
+    await refunded(m, rental_id)
+
+    row = await m.rental(rental_id)
+    assert row.refund_reason and "does not match the quote" in row.refund_reason
+    kinds = await m.timeline(rental_id)
+    assert "provision" not in kinds and "provisioned" not in kinds and "start" not in kinds, kinds
+    assert row.unix_user is None and m.sshd.renters() == []
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.CANCELLED
+    assert await m.escrow_events("Started", row.escrow_id) == []
+    payer = ADDRESS[key]
+    assert await m.escrow().owed(payer) == amount          # all of it back to whoever paid
+    assert await m.escrow().owed(provider.address) == 0
+    bodies = [n.body for n in await m.notices(renter, rental_id)]
+    assert any("does not match the quote" in b for b in bodies), bodies
+    # the slot is free again
+    assert "Availability: 1 of 1" in (await m.ok(renter, f"/offer {offer_id}")).text
+
+
+@sqlite_only
+async def test_credentials_only_to_the_renter_privately(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    stranger = await m.person("eve")
+    rental_id, text = await m.rent(renter, offer_id)
+    early = await m.say(renter, f"/credentials {rental_id}")
+    assert not early.ok and "no SSH login" in early.text
+    await m.pay_reply(renter, text)
+    await funded_and_active(m, rental_id)
+    row = await m.rental(rental_id)
+
+    reply = await m.say(renter, f"/credentials {rental_id}")
+    assert reply.ok and reply.private
+    assert row.unix_user in reply.text and f"port {m.sshd.port}" in reply.text
+    # what it says works with the renter's own key
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code == 0, out
+    for other in (provider, stranger):
+        denied = await m.say(other, f"/credentials {rental_id}")
+        assert not denied.ok and row.unix_user not in denied.text, denied.text
+    assert not (await m.say(stranger, f"/rental {rental_id}")).ok
+
+    m.warp(3600 + 5)
+
+    async def revoked() -> bool:
+        return (await m.rental(rental_id)).revoked_at is not None
+    await m.tick_until(revoked, "revoked")
+    after = await m.say(renter, f"/credentials {rental_id}")
+    assert not after.ok and row.unix_user not in after.text
