@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
 from sqlalchemy import String, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from eth_account import Account
@@ -20,6 +19,7 @@ from bot.chain.models import ChainBlock, ChainCursor, ChainEvent
 from bot.chain.rpc import make_web3
 from bot.chain.watcher import EscrowWatcher
 from bot.db.base import Base
+from bot.db.session import make_engine
 from tests.chain.conftest import OPERATOR, PROVIDER, RENTER, ZERO, Chain
 from tests.chain.rpcproxy import RpcProxy
 from tests.support.anvil import ANVIL_KEYS
@@ -57,8 +57,9 @@ class RecordingHandler:
 
 
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'watcher.db'}")
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A fresh store on SQLite and on PostgreSQL (the shared `database_url` fixture)."""
+    engine = make_engine(database_url)
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
         await conn.run_sync(EffectsBase.metadata.create_all)
