@@ -307,3 +307,33 @@ async def test_reorg_deeper_than_kept_hashes_stops_loudly(fresh_chain: Chain, se
     with pytest.raises(DeepReorg):
         await w.poll_once()
     assert h.reverted == [] and await count(sessions, ChainEvent, ChainEvent.status == "applied") == 6
+
+
+async def test_end_to_end_with_the_escrow_client(fresh_chain: Chain, sessions: Any) -> None:
+    """Renter signs what EscrowClient built, the operator starts and settles, the watcher sees it all."""
+    from bot.chain.escrow import EscrowClient
+    from bot.chain.sender import TxSender
+    from tests.chain.conftest import DISPUTE_WINDOW, sign_and_send
+
+    h = RecordingHandler()
+    w = watcher(fresh_chain, sessions, h, confirmations=0)
+    client = EscrowClient(w.w3, fresh_chain.escrow.address, 31337,
+                          operator=TxSender(w.w3, ANVIL_KEYS[1], 31337))
+    rid = "0x" + os.urandom(32).hex()
+    usdc = fresh_chain.usdc.address
+    for utx in client.deposit_txs(rid, PROVIDER, usdc, 3_600_000, 3600):
+        await sign_and_send(w.w3, ANVIL_KEYS[4], utx)
+    await client.start(rid)
+    fresh_chain.warp(3600 + DISPUTE_WINDOW)
+    await client.settle(rid)
+    await sign_and_send(w.w3, ANVIL_KEYS[5], client.withdraw_tx(usdc))
+    await drain(w)
+    assert [(e.name, e.rental_id) for e in h.applied] == [
+        ("Deposited", rid), ("Started", rid), ("Settled", rid), ("Withdrawn", None)]
+    dep, settled, withdrawn = h.applied[0].args, h.applied[2].args, h.applied[3].args
+    assert (dep["token"], dep["amount"], dep["duration"], dep["feeBps"]) == (usdc, 3_600_000, 3600, 250)
+    assert settled["renterPart"] + settled["providerPart"] + settled["fee"] == 3_600_000
+    assert (withdrawn["account"], withdrawn["amount"]) == (PROVIDER, settled["providerPart"])
+    # what the services layer gets back on a revert is the same typed event
+    stored = (await rows(sessions, ChainEvent, ChainEvent.name == "Settled"))[0]
+    assert w._event_of(stored).args == settled
