@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chain.events import EscrowEvent
 from bot.db.models import Dispute, Provider, Rental
 from bot.domain.errors import Conflict, InvalidTransition
-from bot.domain.pricing import format_amount
+from bot.domain.pricing import fee_share, format_amount
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, enqueue, move, token_of
 from bot.services.context import ServiceContext
@@ -62,7 +62,8 @@ class RentalEventHandler:
         if rental is None:
             return
         if event.name == "Deposited" and rental.state == S.FUNDED.value:
-            await move(session, rental, Step.DEPOSIT_REORGED, "the deposit was undone by a chain reorganisation")
+            await move(session, rental, Step.DEPOSIT_REORGED, "the deposit was undone by a chain reorganisation",
+                       funded_at=None)
         else:
             add_timeline(session, rental.id, "chain_note", f"a chain reorganisation undid {event.name}")
 
@@ -72,6 +73,11 @@ class RentalEventHandler:
         problems = self._deposit_problems(rental, event.args)
         token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
         amount = format_amount(event.args["amount"], token) if not problems else f"{event.args['amount']} base units"
+        if rental.funded_at is not None:
+            # The escrow takes one deposit per id (IdUsed), so this is the deposit already counted,
+            # delivered again (a reorg that re-included it, a replay): nothing to do, above all no refund.
+            add_timeline(session, rental.id, "chain_note", "the deposit was reported again; it is already counted")
+            return
         if rental.state != S.AWAITING_DEPOSIT.value:
             # too late (expired/cancelled) or a second deposit: the money goes back
             rental.refund_reason = f"deposit arrived while the rental was {rental.state.replace('_', ' ')}"
@@ -139,29 +145,70 @@ class RentalEventHandler:
         hours = event.args["duration"] // 3600
         extra = event.args["extraDuration"] // 3600
         ends = rental.started_at + timedelta(seconds=event.args["duration"]) if rental.started_at else None
-        await move(session, rental, Step.EXTEND, f"extended by {extra} h", hours=hours,
-                   amount=event.args["amount"], ends_at=ends)
+        await move(session, rental, Step.EXTEND, f"extended by {extra} h (paid {event.args['extraAmount']} base "
+                   "units)", hours=hours, amount=event.args["amount"], fee=fee_share(event.args["amount"],
+                                                                                   rental.fee_bps), ends_at=ends)
+        await enqueue(session, f"rental:{rental.id}:extended:{event.tx_hash}:{event.log_index}", "dm",
+                      f"Rental #{rental.id} is extended by {extra} h" + (f"; it now ends {ends:%Y-%m-%d %H:%M UTC}."
+                                                                       if ends else "."),
+                      user_id=rental.renter_id, rental_id=rental.id)
 
     async def _on_Disputed(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
-        if rental.state == S.DISPUTED.value:
+        if rental.state in (S.DISPUTED.value, S.RESOLVED.value):   # opened (or decided) with /dispute first
             add_timeline(session, rental.id, "chain_note", "the dispute is registered on chain; the clock is frozen")
             return
-        await move(session, rental, Step.DISPUTE, "a dispute was opened on chain")
+        await move(session, rental, Step.DISPUTE, "a dispute was opened on chain; the clock is frozen")
         if await session.scalar(select(Dispute.id).where(Dispute.rental_id == rental.id)) is None:
-            session.add(Dispute(rental_id=rental.id, opened_by=rental.renter_id, reason="opened on chain"))
+            provider = await session.get(Provider, rental.provider_id)
+            by_provider = (rental.provider_address or "").lower() == str(event.args.get("by", "")).lower()
+            opened_by = provider.user_id if by_provider and provider is not None else rental.renter_id
+            session.add(Dispute(rental_id=rental.id, opened_by=opened_by, reason="opened on chain",
+                                opened_at=self.ctx.now()))
+            await enqueue(session, f"dispute:{rental.id}:opened", "support",
+                          f"Dispute on rental #{rental.id} opened on chain by the "
+                          f"{'provider' if by_provider else 'renter'} (no reason given in chat).",
+                          rental_id=rental.id)
 
     async def _on_Resolved(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         a = event.args
-        await move(session, rental, Step.RESOLVE,
-                   f"resolution paid on chain: renter {a['renterPart']}, provider {a['providerPart']}, fee {a['fee']} "
-                   "(base units)", credentials_sealed=None)
+        token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
+        paid = (f"renter {format_amount(a['renterPart'], token)}, provider {format_amount(a['providerPart'], token)}, "
+                f"fee {format_amount(a['fee'], token)}")
+        if rental.state == S.RESOLVED.value:
+            # support's /resolve recorded the decision already (and, with the arbiter key, sent this tx)
+            add_timeline(session, rental.id, "chain_note", f"resolution paid on chain: {paid}")
+        else:
+            await move(session, rental, Step.RESOLVE, f"resolution paid on chain: {paid}", credentials_sealed=None)
+            dispute = await session.scalar(select(Dispute).where(Dispute.rental_id == rental.id))
+            if dispute is not None and dispute.status == "open":   # the arbiter resolved outside the bot
+                dispute.status, dispute.renter_bps, dispute.resolved_at = "resolved", a["renterBps"], self.ctx.now()
+        provider = await session.get(Provider, rental.provider_id)
+        for user_id in (rental.renter_id, provider.user_id if provider else None):
+            if user_id is not None:
+                await enqueue(session, f"rental:{rental.id}:resolved:{user_id}", "dm",
+                              f"The dispute on rental #{rental.id} is decided and paid by the escrow: {paid}. "
+                              "Collect your part with /withdraw.", user_id=user_id, rental_id=rental.id)
 
     async def _on_Settled(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
-        if rental.state == S.ACTIVE.value:
-            await move(session, rental, Step.END, "the rental time is over", ended_at=self.ctx.now())
         token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
         a = event.args
-        await move(session, rental, Step.SETTLE,
-                   f"settled: provider {format_amount(a['providerPart'], token)}, renter refund "
-                   f"{format_amount(a['renterPart'], token)}, fee {format_amount(a['fee'], token)}",
-                   credentials_sealed=None)
+        paid = (f"provider {format_amount(a['providerPart'], token)}, renter refund "
+                f"{format_amount(a['renterPart'], token)}, fee {format_amount(a['fee'], token)}")
+        if rental.state == S.RESOLVED.value:
+            # support recorded a decision but no arbiter sent it before the dispute timed out
+            add_timeline(session, rental.id, "chain_note", f"the recorded decision was never paid; the dispute timed "
+                         f"out and the escrow settled pro rata instead: {paid}")
+            await enqueue(session, f"rental:{rental.id}:settled-not-resolved", "support",
+                          f"Rental #{rental.id}: the decision recorded with /resolve was never sent by the arbiter; "
+                          f"the dispute timed out on chain and was settled pro rata ({paid}).", rental_id=rental.id)
+            return
+        if rental.state == S.ACTIVE.value:
+            await move(session, rental, Step.END, "the rental time is over", ended_at=self.ctx.now())
+        disputed = rental.state == S.DISPUTED.value
+        await move(session, rental, Step.SETTLE, ("the dispute timed out unanswered; " if disputed else "")
+                   + f"settled: {paid}", credentials_sealed=None)
+        if disputed:
+            dispute = await session.scalar(select(Dispute).where(Dispute.rental_id == rental.id))
+            if dispute is not None and dispute.status == "open":
+                dispute.status, dispute.resolved_at = "timed_out", self.ctx.now()
+                dispute.note = "no decision before the dispute timeout; settled pro rata on chain"

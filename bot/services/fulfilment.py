@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import flag_modified
 
 from bot.chain.escrow import EscrowClient, EscrowError, Status, TxFailed
 from bot.db.models import Host, Offer, Provider, Rental, User
@@ -84,18 +85,31 @@ class Fulfilment:
         return sum(1 for r in results if r is True)
 
     async def _claim_for_provisioning(self, rental_id: int) -> tuple[Rental, Host | None, Offer, User] | None:
+        now = self.ctx.now()
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
             if rental.state == S.FUNDED.value:
                 try:
-                    await move(session, rental, Step.PROVISION, "provisioning SSH access")
+                    await move(session, rental, Step.PROVISION, "provisioning SSH access", updated_at=now)
                 except Exception:
                     return None
             elif rental.state == S.PROVISIONING.value:
-                rental.updated_at = self.ctx.now()    # reclaim after a crash
+                # reclaim after a crash, guarded like a state move: only if the claim is still stale
+                # now (another worker may have reclaimed it since the listing query)
+                taken = await session.execute(
+                    update(Rental).where(Rental.id == rental.id, Rental.state == S.PROVISIONING.value,
+                                         Rental.refund_reason.is_(None), Rental.updated_at < now - RECLAIM_AFTER)
+                    .values(updated_at=now).execution_options(synchronize_session=False))
+                if taken.rowcount != 1:
+                    return None
+                await session.refresh(rental)
                 add_timeline(session, rental.id, "retry", "provisioning again after an interruption")
             else:
                 return None
+            # the claim's time on the service clock, which the staleness check reads; flagged so the
+            # flush writes it even when unchanged (else the column's onupdate stamps wall-clock time)
+            rental.updated_at = now
+            flag_modified(rental, "updated_at")
             rental.attempts += 1
             if not rental.unix_user:
                 rental.unix_user = renter_user(rental.escrow_id[2:14])
@@ -122,6 +136,8 @@ class Fulfilment:
             row = await session.get(Rental, rental.id)
             row.credentials_sealed = self.ctx.box.seal(credentials_text(row, result.credentials).encode(),
                                                        f"credentials:{row.id}")
+            row.updated_at = self.ctx.now()
+            flag_modified(row, "updated_at")
             add_timeline(session, row.id, "provisioned",
                          f"SSH account {row.unix_user} created; GPUs checked: "
                          f"{len(result.gpus)}x {offer.gpu_model} as listed")
@@ -180,7 +196,9 @@ class Fulfilment:
             due = (await session.scalars(select(Rental).where(Rental.state == S.ACTIVE.value,
                                                                Rental.ends_at <= now).limit(BATCH))).all()
             for rental in due:
-                await move(session, rental, Step.END, "the rental time is over", ended_at=now)
+                # it ended at its end time (as on chain), not when this worker noticed: a bot that was
+                # down past the end must not push the settlement back by another dispute window
+                await move(session, rental, Step.END, "the rental time is over", ended_at=rental.ends_at)
                 await enqueue(session, f"rental:{rental.id}:ended", "dm",
                               f"Rental #{rental.id} has ended and its SSH access is being removed.",
                               user_id=rental.renter_id, rental_id=rental.id)
@@ -213,12 +231,37 @@ class Fulfilment:
         return done
 
     async def settle_due(self) -> int:
-        window = timedelta(seconds=self.ctx.settings.chain.dispute_window_s)
+        """Settle on chain what the chain lets anyone settle: ended rentals after the dispute window,
+        and disputes nobody resolved, after the dispute timeout (from the chain's disputedAt)."""
+        chain = self.ctx.settings.chain
+        now = self.ctx.now()
+        window, timeout = timedelta(seconds=chain.dispute_window_s), timedelta(seconds=chain.dispute_timeout_s)
         async with self.ctx.sessions() as session:
             rows = (await session.execute(
                 select(Rental.id, Rental.escrow_id).where(Rental.state == S.ENDED.value,
-                                                          Rental.ended_at <= self.ctx.now() - window)
+                                                          Rental.ended_at <= now - window)
                 .limit(BATCH))).all()
+            # disputed: a cheap filter first (the chain's disputedAt is never before the start; a dispute
+            # that was never registered on chain is due like any rental, from its end)
+            disputed = (await session.execute(
+                select(Rental.id, Rental.escrow_id).where(Rental.state == S.DISPUTED.value,
+                                                          (Rental.started_at <= now - timeout)
+                                                          | (Rental.ends_at <= now - window))
+                .order_by(Rental.id).limit(BATCH))).all()
+        for rental_id, escrow_id in disputed:
+            try:
+                record = await self.escrow.rental(escrow_id)
+            except Exception as exc:  # noqa: BLE001 - an RPC hiccup: next round
+                log.info("settle check of rental %s deferred: %s", rental_id, type(exc).__name__)
+                continue
+            if record.status == Status.DISPUTED:
+                due = record.disputed_at + chain.dispute_timeout_s
+            elif record.status == Status.ACTIVE:
+                due = (record.stopped_at or record.started_at + record.duration) + chain.dispute_window_s
+            else:
+                continue      # resolved or settled already; the event brings the store along
+            if now.timestamp() >= due:
+                rows.append((rental_id, escrow_id))
         settled = 0
         for rental_id, escrow_id in rows:
             try:

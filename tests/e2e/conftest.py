@@ -167,11 +167,11 @@ class Market:
     async def state(self, rental_id: int) -> str:
         return (await self.rental(rental_id)).state
 
-    async def timeline(self, rental_id: int) -> list[str]:
+    async def timeline(self, rental_id: int, *, detail: bool = False) -> list[str]:
         async with self.runtime.services.ctx.sessions() as session:
             rows = (await session.scalars(select(TimelineEntry).where(TimelineEntry.rental_id == rental_id)
                                           .order_by(TimelineEntry.id))).all()
-            return [r.kind for r in rows]
+            return [f"{r.kind}: {r.detail}" if detail else r.kind for r in rows]
 
     async def notices(self, who: Person, rental_id: int | None = None) -> list:
         return [n for n in await self.runtime.services.outbox.pending(limit=1000)

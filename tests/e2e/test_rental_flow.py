@@ -2,12 +2,15 @@
 shipped helper, the real OpenSSH client, and the bot's runtime driven through its commands."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 
 from bot.chain.escrow import Status
-from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, START_WINDOW, Market
+from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, Market
+
+MAX_ROUNDS = 20
 
 WEI = 10**16                       # 0.01 ETH: one hour of the offer
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -198,3 +201,113 @@ async def test_credentials_only_to_the_renter_privately(market: Market) -> None:
     await m.tick_until(revoked, "revoked")
     after = await m.say(renter, f"/credentials {rental_id}")
     assert not after.ok and row.unix_user not in after.text
+
+
+async def replay_all(m: Market, rental_id: int, *, tick: bool = True) -> int:
+    """Deliver every event already applied for the rental to the handler once more (as a reorg
+    re-inclusion or a restored backup would), then make the watcher re-read the whole range from
+    its start block. Returns how many events were replayed."""
+    from sqlalchemy import select, update
+
+    from bot.chain.models import ChainCursor, ChainEvent
+    from bot.services.chain_events import RentalEventHandler
+
+    row = await m.rental(rental_id)
+    ctx = m.runtime.services.ctx
+    async with ctx.sessions() as session:
+        stored = (await session.scalars(select(ChainEvent).where(ChainEvent.rental_id == row.escrow_id)
+                                        .order_by(ChainEvent.block_number, ChainEvent.log_index))).all()
+    handler = RentalEventHandler(ctx)
+    for ev in stored:
+        async with ctx.sessions.begin() as session:
+            await handler.apply(session, m.runtime.watcher._event_of(ev))
+    async with ctx.sessions.begin() as session:
+        await session.execute(update(ChainCursor).values(block_number=m.start_block - 1, block_hash=None))
+    for _ in range(3):
+        m.mine()
+        await (m.runtime.tick() if tick else m.runtime.watcher.poll_once())
+    return len(stored)
+
+
+async def test_ticks_restarts_and_replays_never_act_twice(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+
+    # the watcher alone sees the deposit: funded, nothing done yet
+    for _ in range(5):
+        m.mine()
+        await m.runtime.watcher.poll_once()
+        if await m.state(rental_id) == "funded":
+            break
+    assert await m.state(rental_id) == "funded"
+
+    # the Deposited event delivered again while funded must not turn into a refund
+    assert await replay_all(m, rental_id, tick=False) == 1
+    row = await m.rental(rental_id)
+    assert row.state == "funded" and row.refund_reason is None, (row.state, row.refund_reason)
+
+    # restart between funded and start, once cleanly and once right after a worker claimed it
+    await m.restart()
+    assert await m.runtime.fulfilment._claim_for_provisioning(rental_id) is not None
+    await m.restart()
+    for _ in range(3):                      # a fresh claim is someone else's: left alone
+        m.mine()
+        await m.runtime.tick()
+    assert await m.state(rental_id) == "provisioning" and m.sshd.renters() == []
+    # once the claim is stale, two workers (a second runtime on the same database) race for it
+    m.warp(360)
+    first = m.runtime
+    other = await m.start()
+    try:
+        for _ in range(MAX_ROUNDS):
+            m.mine()
+            await asyncio.gather(first.tick(), other.tick())
+            if await m.state(rental_id) == "active":
+                break
+    finally:
+        await other.close()
+        m.runtime = first
+    assert await m.state(rental_id) == "active"
+    row = await m.rental(rental_id)
+    user = row.unix_user
+
+    for _ in range(5):
+        m.mine()
+        await m.runtime.tick()
+    await m.restart()
+    assert await replay_all(m, rental_id) == 2          # Deposited and Started
+
+    row = await m.rental(rental_id)
+    assert row.state == "active" and row.refund_reason is None and row.unix_user == user
+    assert m.sshd.renters() == [user]
+    assert len(await m.escrow_events("Deposited", row.escrow_id)) == 1
+    assert len(await m.escrow_events("Started", row.escrow_id)) == 1
+    assert await m.escrow_events("Cancelled", row.escrow_id) == []
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.ACTIVE
+    kinds = await m.timeline(rental_id)
+    assert kinds.count("provisioned") == 1 and kinds.count("start") == 1, "\n".join(await m.timeline(rental_id, detail=True))
+    assert "delivery_failed" not in kinds and "deposit_flagged" not in kinds, kinds
+    assert len([n for n in await m.notices(renter, rental_id) if n.sensitive]) == 1
+    code, out = login(m, user, renter.ssh_private)
+    assert code == 0, out
+
+    # the end, settlement, and their replays: revoked once, settled once, paid once
+    m.warp(3600 + 5)
+    m.warp(600 + 5)
+
+    async def settled() -> bool:
+        r = await m.rental(rental_id)
+        return r.state == "settled" and r.revoked_at is not None
+    await m.tick_until(settled, "settled and revoked")
+    await m.restart()
+    assert await replay_all(m, rental_id) == 3          # Deposited, Started, Settled
+    row = await m.rental(rental_id)
+    assert row.state == "settled" and m.sshd.renters() == []
+    assert len(await m.escrow_events("Settled", row.escrow_id)) == 1
+    fee = WEI * FEE_BPS // 10_000
+    assert await m.escrow().owed(provider.address) == WEI - fee
+    assert await m.escrow().owed(renter.address) == 0
+    kinds = await m.timeline(rental_id)
+    assert kinds.count("revoked") == 1 and kinds.count("settle") == 1 and kinds.count("end") == 1, kinds
