@@ -164,6 +164,12 @@ class EscrowClient:
     def settle_tx(self, rental_id: bytes | str) -> UnsignedTx:
         return self._tx("settle", [rental_id_bytes(rental_id)])
 
+    def resolve_tx(self, rental_id: bytes | str, renter_bps: int) -> UnsignedTx:
+        """For an arbiter whose key the bot does not hold: the exact resolve call to send."""
+        if not 0 <= renter_bps <= 10_000:
+            raise ValueError("renter_bps must be within 0..10000")
+        return self._tx("resolve", [rental_id_bytes(rental_id), renter_bps])
+
     def _approve(self, token: str, amount: int) -> UnsignedTx:
         return UnsignedTx(to=token, data=self._erc20.encode_abi("approve", args=[self.address, amount]),
                           value=0, chainId=self.chain_id)

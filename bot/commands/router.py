@@ -251,7 +251,18 @@ async def _resolve(r: CommandRouter, actor: Actor, rest: str, *, rental_id: int 
         raise InvalidInput("usage: /resolve #<rental> <renter_percent> [note], e.g. /resolve #7 60 host was down 2 h")
     percent = parse_int(parts[0].rstrip("%"), "renter percent", lo=0, hi=100)
     view = await r.services.disputes.resolve(actor, rental_id, percent, parts[1] if len(parts) > 1 else "")
-    return Reply(f"Rental #{view.id} resolved: {percent}% to the renter, {100 - percent}% to the provider.")
+    text = f"Rental #{view.id} resolved: {percent}% to the renter, {100 - percent}% to the provider."
+    unpaid = await r.services.disputes.payout_tx(view.id, percent)
+    if unpaid is not None:
+        tx, warning = unpaid
+        text += ("\nRecorded only: this bot holds no arbiter key, so nothing is paid yet. The arbiter must send "
+                 "resolve before the dispute times out on chain:\n"
+                 f"    to {tx['to']} value {tx['value']} data {tx['data']}")
+        if warning:
+            text += f"\nCareful: {warning}"
+    elif r.services.ctx.escrow is not None:
+        text += " The escrow paid the split; both sides can /withdraw."
+    return Reply(text)
 
 
 @command("help", "/help [command]", "this list")
