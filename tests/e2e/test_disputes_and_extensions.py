@@ -293,3 +293,24 @@ async def test_unanswered_dispute_is_settled_by_the_worker_after_the_timeout(mar
     assert not late.ok and "no open dispute" in late.text
     no_event_errors(await m.timeline(rental_id, detail=True))
     assert timedelta(seconds=elapsed) < timedelta(hours=1)
+
+
+async def test_dispute_never_registered_on_chain_is_settled_from_the_rental_end(market: Market) -> None:
+    """/dispute without the on-chain transaction: the escrow still runs the rental, nobody can resolve
+    it there, and once end + dispute window passed the chain lets anyone settle: the worker does."""
+    m = market
+    provider, renter, rental_id = await active_rental(m)
+    row = await m.rental(rental_id)
+    await m.ok(renter, f"/dispute {rental_id} slow disk")          # the tx it lists is never sent
+    m.warp(3600 + DISPUTE_WINDOW - 60)
+    for _ in range(3):
+        m.mine()
+        await m.runtime.tick()
+    assert await m.state(rental_id) == "disputed" and await chain_status(m, rental_id) == Status.ACTIVE
+    m.warp(120)
+    await revoked(m, rental_id, "settled")
+    fee = WEI * FEE_BPS // BPS
+    assert await owed(m, renter, provider) == [0, WEI - fee, fee]
+    assert (await dispute_row(m, rental_id)).status == "timed_out"
+    assert row.unix_user not in m.sshd.renters()
+    no_event_errors(await m.timeline(rental_id, detail=True))
