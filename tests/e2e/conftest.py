@@ -208,13 +208,14 @@ class Market:
         self.sshd.authorize(installed)
         return (await self.ok(provider, f"/host verify {name}")).text
 
-    async def market_with_offer(self, *, gpu: str = "gpu=rtx4090 count=1 vram=24",
-                                capacity: int = 1) -> tuple[Person, Person, int]:
+    async def market_with_offer(self, *, gpu: str = "gpu=rtx4090 count=1 vram=24", capacity: int = 1,
+                                renter_ssh_key: bool = True) -> tuple[Person, Person, int]:
         provider = await self.person("prov", PROVIDER_KEY)
         renter = await self.person("ren", RENTER_KEY)
         await self.link_wallet(provider)
         await self.link_wallet(renter)
-        await self.set_ssh_key(renter)
+        if renter_ssh_key:
+            await self.set_ssh_key(renter)
         verified = await self.add_host(provider)
         assert "RTX 4090" in verified, verified
         reply = await self.ok(provider, f"/offer create {gpu} price=0.01 token=ETH hours=1-24 region=eu host=rig "

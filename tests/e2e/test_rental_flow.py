@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bot.chain.escrow import Status
-from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, Market
+from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, START_WINDOW, Market
 
 MAX_ROUNDS = 20
 
@@ -311,3 +311,82 @@ async def test_ticks_restarts_and_replays_never_act_twice(market: Market) -> Non
     assert await m.escrow().owed(renter.address) == 0
     kinds = await m.timeline(rental_id)
     assert kinds.count("revoked") == 1 and kinds.count("settle") == 1 and kinds.count("end") == 1, kinds
+
+
+@sqlite_only
+async def test_renter_without_a_key_gets_one_made_for_them(market: Market, tmp_path) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer(renter_ssh_key=False)
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    await funded_and_active(m, rental_id)
+    row = await m.rental(rental_id)
+    (dm,) = [n for n in await m.notices(renter, rental_id) if n.sensitive]
+    begin, end = "-----BEGIN OPENSSH PRIVATE KEY-----", "-----END OPENSSH PRIVATE KEY-----"
+    assert begin in dm.body and end in dm.body
+    key = tmp_path / f"gpuflow-{row.unix_user}.key"      # saved as the DM says, mode 600
+    key.write_text(dm.body[dm.body.index(begin):dm.body.index(end) + len(end)] + "\n")
+    key.chmod(0o600)
+    code, out = login(m, row.unix_user, key)
+    assert code == 0 and out.splitlines()[0] == row.unix_user, out
+    m.warp(3600 + 5)
+
+    async def revoked() -> bool:
+        return (await m.rental(rental_id)).revoked_at is not None
+    await m.tick_until(revoked, "revoked")
+    code, out = login(m, row.unix_user, key)
+    assert code != 0, out
+    # the bot forgot the key with the credentials
+    assert (await m.rental(rental_id)).credentials_sealed is None
+
+
+@sqlite_only
+async def test_start_window_missed_is_refunded_and_access_removed(market: Market) -> None:
+    """The bot was down longer than the escrow's start window: the start is refused on chain, so
+    the account it just made goes again and the renter is refunded; the provider is not blamed."""
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    for _ in range(5):
+        m.mine()
+        await m.runtime.watcher.poll_once()
+        if await m.state(rental_id) == "funded":
+            break
+    assert await m.state(rental_id) == "funded"
+    m.warp(START_WINDOW + 10)
+    await refunded(m, rental_id)
+    row = await m.rental(rental_id)
+    assert "refused to start" in row.refund_reason, row.refund_reason
+    assert await m.escrow_events("Started", row.escrow_id) == []
+    assert len(await m.escrow_events("Cancelled", row.escrow_id)) == 1
+    assert await m.escrow().owed(renter.address) == WEI
+    assert m.sshd.renters() == [] and not m.sshd.user_exists(row.unix_user)
+    assert not [n for n in await m.notices(renter, rental_id) if n.sensitive]
+    assert "active" in (await m.ok(renter, f"/offer {offer_id}")).text.splitlines()[0]
+
+
+@sqlite_only
+async def test_deposit_after_the_rental_expired_is_refunded(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    m.warp(m.settings.deposit_timeout_s + 10)
+
+    async def expired() -> bool:
+        return await m.state(rental_id) == "expired"
+    await m.tick_until(expired, "expired")
+    await m.pay_reply(renter, text)                     # the renter pays anyway, late
+    row = await m.rental(rental_id)
+
+    async def cancelled_on_chain() -> bool:
+        return (await m.escrow().rental(row.escrow_id)).status == Status.CANCELLED
+    await m.tick_until(cancelled_on_chain, "late deposit cancelled on chain")
+    for _ in range(3):
+        m.mine()
+        await m.runtime.tick()
+    row = await m.rental(rental_id)
+    assert row.state == "expired" and row.unix_user is None and m.sshd.renters() == []
+    assert await m.escrow().owed(renter.address) == WEI
+    bodies = [n.body for n in await m.notices(renter, rental_id)]
+    assert any("/withdraw" in b and "0.01 ETH" in b for b in bodies), bodies
