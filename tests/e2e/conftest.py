@@ -26,7 +26,7 @@ from bot.crypto import generate_master_key
 from bot.db.models import Rental, TimelineEntry
 from bot.runtime import Runtime, start_runtime
 from bot.services import Actor
-from bot.ssh.keys import generate_keypair
+from bot.ssh.keys import fingerprint, generate_keypair
 from tests.conftest import Clock
 from tests.support.anvil import ANVIL_KEYS, Anvil, start_anvil
 from tests.support.sshd import DEFAULT_GPUS, SshdServer, shared_sshd
@@ -206,7 +206,11 @@ class Market:
         (view,) = [h for h in await self.runtime.services.hosts.list(provider.actor) if h.name == name]
         assert view.public_key.startswith(installed + " ")
         self.sshd.authorize(installed)
-        return (await self.ok(provider, f"/host verify {name}")).text
+        text = (await self.ok(provider, f"/host verify {name}")).text
+        assert fingerprint(self.sshd.host_key) in text, text          # the fixture's own host key is pinned
+        (view,) = [h for h in await self.runtime.services.hosts.list(provider.actor) if h.name == name]
+        assert view.verified and view.host_key_fingerprint == fingerprint(self.sshd.host_key)
+        return text
 
     async def market_with_offer(self, *, gpu: str = "gpu=rtx4090 count=1 vram=24", capacity: int = 1,
                                 renter_ssh_key: bool = True) -> tuple[Person, Person, int]:
