@@ -81,9 +81,15 @@ class LoopbackRelay:
     def methods_called(self, method: str) -> list[tuple[str, dict[str, Any]]]:
         return [(cid, params) for cid, m, params in self.calls if m == method]
 
-    async def inject(self, topic: str, message: str, tag: int = 1108) -> None:
-        """Publish as a foreign client would (for tampering tests)."""
-        await self._publish("did:key:foreign", topic, message, 300, tag)
+    async def inject(self, topic: str, message: str, tag: int = 1108, *, force: bool = False) -> None:
+        """Publish as a foreign client would (for tampering tests); `force` pushes it to every client,
+        subscribed or not, as a faulty or hostile relay might."""
+        if not force:
+            await self._publish("did:key:foreign", topic, message, 300, tag)
+            return
+        stored = Stored(topic, message, tag, int(time.time() * 1000), time.time() + 300, "did:key:foreign")
+        for client in list(self.clients):
+            await self._deliver(client, stored)
 
     # ---- connection handling ----------------------------------------------------------------
     @staticmethod

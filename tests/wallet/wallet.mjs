@@ -6,7 +6,7 @@
 //             requests: "answer" | "reject" | "ignore",         (default answer)
 //             accountChainId?: number }                         (chain of the account we share)
 // Further JSON commands on stdin, one a line: {"cmd":"disconnect"} | {"cmd":"ping"} | {"cmd":"exit"}
-//   | {"cmd":"set", "requests": "..."}
+//   | {"cmd":"set", "requests": "..."} | {"cmd":"answer-pending"} (answer requests left by "ignore")
 // Prints one JSON object a line on stdout, each with an "event" field; SDK noise goes to stderr.
 //
 // Storage is an in-memory key-value store, so the SDK writes nothing to disk; telemetry is off.
@@ -123,10 +123,13 @@ kit.on("session_proposal", async ({ id, params }) => {
 });
 
 kit.on("session_request", async ({ id, topic, params }) => {
+  out("request", { id, method: params.request.method, chainId: params.chainId });
+  if (requestMode !== "ignore") await handleRequest(id, topic, params);
+});
+
+async function handleRequest(id, topic, params) {
   const { method, params: args } = params.request;
-  out("request", { id, method, chainId: params.chainId });
   try {
-    if (requestMode === "ignore") return;
     if (requestMode === "reject") {
       await kit.respondSessionRequest({ topic, response: { id, jsonrpc: "2.0", error: getSdkError("USER_REJECTED") } });
       out("rejected_request", { id });
@@ -145,7 +148,7 @@ kit.on("session_request", async ({ id, topic, params }) => {
     }).catch(() => {});
     out("error", { where: "request", message: String(error?.message ?? error) });
   }
-});
+}
 
 kit.on("session_delete", ({ topic }) => out("session_deleted", { topic }));
 
@@ -164,6 +167,11 @@ rl.on("line", async (line) => {
     if (cmd.cmd === "ping") {
       for (const s of sessions) await kit.engine.signClient.ping({ topic: s.topic });
       out("pinged", { count: sessions.length });
+    }
+    if (cmd.cmd === "answer-pending") {
+      const pending = kit.getPendingSessionRequests();
+      for (const r of pending) await handleRequest(r.id, r.topic, r.params);
+      out("answered-pending", { count: pending.length });
     }
     if (cmd.cmd === "sessions") out("sessions", { topics: sessions.map((s) => s.topic) });
   } catch (error) {

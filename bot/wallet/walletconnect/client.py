@@ -11,6 +11,7 @@ import itertools
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ _RES = {"wc_sessionSettle": (1103, 300), "wc_sessionUpdate": (1105, 86400), "wc_
 DEFAULT_METHODS = ("personal_sign", "eth_sendTransaction", "eth_signTypedData_v4")
 DEFAULT_EVENTS = ("chainChanged", "accountsChanged")
 _IDENTITY_KEY = "client"
+# The JS SDK's safeJsonParse quotes every run of 17+ digits followed by , } or ] -- even inside
+# strings -- before JSON.parse, which corrupts the payload and the wallet drops it silently.
+_SDK_UNSAFE_NUMBER = re.compile(r"\d{17,}[,}\]]")
 _SESSION_PREFIX = "session:"
 
 SessionDeletedCallback = Callable[[Session, str], Awaitable[None] | None]
@@ -44,6 +48,11 @@ SessionDeletedCallback = Callable[[Session, str], Awaitable[None] | None]
 def _payload_ids() -> Iterator[int]:
     """JSON-RPC ids like payloadId() in the SDK: milliseconds * 1000 + 3 random digits, increasing."""
     return itertools.count(int(time.time() * 1000) * 1000 + random.randrange(1000))
+
+
+def _dumps(payload: Any) -> str:
+    """Compact JSON, as JSON.stringify writes it."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_ref(chain: int | str) -> str:
@@ -185,7 +194,7 @@ class SignClient:
             self._proposal_ttl, self._drop_proposal, prop,
             ProposalExpired("the wallet link expired before it was used; ask for a new one"))
         payload = {"id": proposal_id, "jsonrpc": "2.0", "method": "wc_sessionPropose", "params": params}
-        message = crypto.encrypt(sym_key, json.dumps(payload))
+        message = crypto.encrypt(sym_key, _dumps(payload))
         # The current SDK publishes proposals with wc_proposeSession; the relay subscribes us to the
         # pairing topic implicitly, so the topic is only tracked for re-subscription after reconnects.
         self.relay.track(pairing.topic)
@@ -271,6 +280,9 @@ class SignClient:
         payload = {"id": req_id, "jsonrpc": "2.0", "method": "wc_sessionRequest",
                    "params": {"request": {"method": method, "params": params, "expiryTimestamp": expiry_ts},
                               "chainId": chain}}
+        if _SDK_UNSAFE_NUMBER.search(_dumps(payload)):
+            raise ValueError("wallets built on the WalletConnect JS SDK drop requests containing integers of "
+                             "17+ digits; pass big numbers as hex or decimal strings")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._outgoing[req_id] = _Outgoing(session.topic, method, fut)
         try:
@@ -394,15 +406,15 @@ class SignClient:
 
     async def _publish(self, session: Session, payload: dict[str, Any], *, tag: int, ttl: int,
                        prompt: bool = False) -> None:
-        message = crypto.encrypt(session.sym_key, json.dumps(payload))
+        message = crypto.encrypt(session.sym_key, _dumps(payload))
         await self.relay.publish(session.topic, message, ttl=ttl, tag=tag, prompt=prompt, correlation_id=payload["id"])
 
     async def _respond(self, topic: str, key: bytes, req_id: int, result: Any, method: str) -> None:
         tag, ttl = _RES.get(method, (1109, 300))
-        message = crypto.encrypt(key, json.dumps({"id": req_id, "jsonrpc": "2.0", "result": result}))
+        message = crypto.encrypt(key, _dumps({"id": req_id, "jsonrpc": "2.0", "result": result}))
         await self.relay.publish(topic, message, ttl=ttl, tag=tag, correlation_id=req_id)
 
     async def _respond_error(self, topic: str, key: bytes, req_id: int, error: dict[str, Any], method: str) -> None:
         tag, ttl = _RES.get(method, (1109, 300))
-        message = crypto.encrypt(key, json.dumps({"id": req_id, "jsonrpc": "2.0", "error": error}))
+        message = crypto.encrypt(key, _dumps({"id": req_id, "jsonrpc": "2.0", "error": error}))
         await self.relay.publish(topic, message, ttl=ttl, tag=tag, correlation_id=req_id)
