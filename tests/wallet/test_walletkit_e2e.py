@@ -44,7 +44,8 @@ async def sign_in(client: SignClient, session: Session, chain_id: int = 31337) -
     return siwe.verify(message.to_text(), signature, domain=DOMAIN, nonce=message.nonce, chain_id=chain_id)
 
 
-async def test_link_a_wallet_with_siwe_signed_by_walletkit(make_client: Any, start_wallet: Any) -> None:
+async def test_link_a_wallet_with_siwe_signed_by_walletkit(make_client: Any, start_wallet: Any,
+                                                           tmp_path: Path) -> None:
     client, wallet, session = await link(make_client, start_wallet)
     approved = await wallet.wait_for("approved")
     assert approved["topic"] == session.topic
@@ -56,6 +57,7 @@ async def test_link_a_wallet_with_siwe_signed_by_walletkit(make_client: Any, sta
     verified = await sign_in(client, session)
     assert verified.address == WALLET_ADDRESS
     assert explain_mismatch(session.accounts, 31337, WALLET_ADDRESS) is None
+    assert list(tmp_path.iterdir()) == []  # the wallet's cwd/HOME/TMPDIR: WalletKit wrote nothing
 
 
 async def test_signed_typed_data_recovers_to_the_wallet(make_client: Any, start_wallet: Any) -> None:
