@@ -4,7 +4,7 @@
 - `chain`: a running anvil (tests/support/anvil.py).
 - `start_wallet(uri, **overrides)`: starts tests/wallet/wallet.mjs (WalletKit) against `relay` and
   `chain` with anvil key #1; returns a NodeWallet; stopped after the test.
-- `make_client(store=None)`: a started SignClient on `relay`, its sessions sealed with SecretBox in
+- `make_client(store=None, connect_timeout=15, **SignClient kwargs)`: a started SignClient on `relay`, its sessions sealed with SecretBox in
   memory (or in the given store); closed after the test.
 """
 from __future__ import annotations
@@ -58,10 +58,10 @@ async def make_client(relay: LoopbackRelay, master_box: SecretBox
                       ) -> AsyncIterator[Callable[..., Awaitable[SignClient]]]:
     clients: list[SignClient] = []
 
-    async def factory(store: SessionStore | None = None, **kwargs: Any) -> SignClient:
+    async def factory(store: SessionStore | None = None, connect_timeout: float = 15.0, **kwargs: Any) -> SignClient:
         client = SignClient(store or SealedStore(master_box, MemoryBackend()), metadata=METADATA,
                             relay_url=relay.url, project_id="gpuflow-tests", **kwargs)
-        await client.start()
+        await client.start(connect_timeout=connect_timeout)
         clients.append(client)
         return client
 

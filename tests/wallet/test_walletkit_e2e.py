@@ -16,7 +16,7 @@ from eth_account.messages import encode_defunct, encode_typed_data
 from bot.wallet import siwe
 from bot.wallet.mismatch import explain_mismatch
 from bot.wallet.walletconnect import (FileBackend, ProposalExpired, RequestExpired, SealedStore, Session,
-                                      SessionGone, SignClient, UserRejected, crypto)
+                                      RelayUnavailable, SessionGone, SignClient, UserRejected, crypto)
 from tests.support.anvil import Anvil
 from tests.wallet.conftest import WALLET_KEY, needs_node
 from tests.wallet.node_wallet import NodeWallet
@@ -126,6 +126,18 @@ async def test_relay_restart_mid_session(make_client: Any, start_wallet: Any, re
     assert client.relay.reconnects >= 1
     ours = [params for cid, params in relay.methods_called("irn_batchSubscribe") if cid == client.identity.client_id]
     assert any(session.topic in params["topics"] for params in ours)
+
+
+async def test_bot_starts_while_the_relay_is_down(make_client: Any, start_wallet: Any,
+                                                  relay: LoopbackRelay) -> None:
+    await relay.stop()
+    client = await make_client(connect_timeout=0.3, relay_call_timeout=1.0)
+    assert not client.relay.connected
+    with pytest.raises(RelayUnavailable, match="did not answer in time"):
+        await client.connect([31337])
+    await relay.start()
+    _, _, session = await link(make_client, start_wallet, client=client)
+    assert (await sign_in(client, session)).address == WALLET_ADDRESS
 
 
 async def test_request_in_flight_survives_a_relay_restart(make_client: Any, start_wallet: Any,

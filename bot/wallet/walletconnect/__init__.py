@@ -4,7 +4,7 @@ Self-contained (cryptography + websockets only) so it can be published on its ow
 """
 from .auth import ClientIdentity
 from .client import PendingSession, SignClient, chain_ref
-from .errors import (ProposalExpired, RelayUnavailable, RequestExpired, SessionGone, UnsupportedRequest,
+from .errors import (ProposalExpired, RelayError, RelayUnavailable, RequestExpired, SessionGone, UnsupportedRequest,
                      UserRejected, WalletConnectError, WalletError)
 from .relay import DEFAULT_RELAY_URL, RelayClient
 from .session import Session
@@ -12,7 +12,7 @@ from .store import FileBackend, MemoryBackend, SealedStore, SessionStore
 from .uri import PairingUri
 
 __all__ = [
-    "ClientIdentity", "PendingSession", "SignClient", "chain_ref", "ProposalExpired", "RelayUnavailable",
+    "ClientIdentity", "PendingSession", "SignClient", "chain_ref", "ProposalExpired", "RelayError", "RelayUnavailable",
     "RequestExpired", "SessionGone", "UnsupportedRequest", "UserRejected", "WalletConnectError", "WalletError",
     "DEFAULT_RELAY_URL", "RelayClient", "Session", "FileBackend", "MemoryBackend", "SealedStore", "SessionStore",
     "PairingUri",

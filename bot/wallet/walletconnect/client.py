@@ -108,7 +108,7 @@ class SignClient:
 
     def __init__(self, store: SessionStore, *, metadata: dict[str, Any], project_id: str | None = None,
                  relay_url: str = DEFAULT_RELAY_URL, on_session_deleted: SessionDeletedCallback | None = None,
-                 proposal_ttl: int = PROPOSAL_TTL) -> None:
+                 proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0) -> None:
         self._store = store
         self.metadata = {"name": metadata.get("name", "gpuflow"), "description": metadata.get("description", ""),
                          "url": metadata.get("url", "https://example.org"), "icons": list(metadata.get("icons", []))}
@@ -116,6 +116,7 @@ class SignClient:
         self._relay_url = relay_url
         self._on_session_deleted = on_session_deleted
         self._proposal_ttl = proposal_ttl
+        self._relay_call_timeout = relay_call_timeout
         self.sessions: dict[str, Session] = {}
         self._proposals_by_pairing: dict[str, _Proposal] = {}
         self._proposals_by_session: dict[str, _Proposal] = {}
@@ -125,7 +126,8 @@ class SignClient:
         self.identity: ClientIdentity | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, *, connect_timeout: float = 15.0, require_relay: bool = False) -> None:
+        """Load the identity and sessions, then connect (see RelayClient.start for a relay outage)."""
         records = await self._store.load_all()
         ident = records.get(_IDENTITY_KEY)
         if ident:
@@ -140,12 +142,11 @@ class SignClient:
                     await self._store.delete(key)
                 else:
                     self.sessions[session.topic] = session
-        self._relay = RelayClient(self._relay_url, self.identity, self._on_message, project_id=self._project_id)
+        self._relay = RelayClient(self._relay_url, self.identity, self._on_message, project_id=self._project_id,
+                                  call_timeout=self._relay_call_timeout)
         for topic in self.sessions:
-            self._relay.track(topic)
-        await self._relay.start()
-        if self.sessions:
-            await self._relay.call("irn_batchSubscribe", {"topics": sorted(self.sessions)})
+            self._relay.track(topic)  # batch-subscribed on every (re)connection, the first included
+        await self._relay.start(timeout=connect_timeout, require_connection=require_relay)
 
     async def close(self) -> None:
         for prop in list(self._proposals_by_pairing.values()):

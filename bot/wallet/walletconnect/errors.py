@@ -46,6 +46,10 @@ class RelayUnavailable(WalletConnectError):
     """The WalletConnect relay could not be reached."""
 
 
+class RelayError(WalletConnectError):
+    """The relay answered a call with a JSON-RPC error (rate limit, bad topic, ...)."""
+
+
 _REJECT_CODES = {4001, 5000, 5002}
 _UNSUPPORTED_CODES = {4100, 4200, 5100, 5101, 5102, 5103, 5104, 5201, 5202}
 _DISCONNECTED_CODES = {4900, 4901, 6000}

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .auth import ClientIdentity
-from .errors import RelayUnavailable
+from .errors import RelayError, RelayUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ class RelayMessage:
 
 
 MessageHandler = Callable[[RelayMessage], Awaitable[None]]
-
-
-class RelayError(Exception):
-    """The relay answered a call with a JSON-RPC error."""
 
 
 def subscription_id(topic: str, client_id: str) -> str:
@@ -89,16 +85,22 @@ class RelayClient:
         sep = "&" if "?" in self.relay_url else "?"
         return self.relay_url + sep + urlencode(params)
 
-    async def start(self, timeout: float = 15.0) -> None:
-        """Connect; raises RelayUnavailable if the first connection does not come up in time."""
+    async def start(self, timeout: float = 15.0, *, require_connection: bool = False) -> None:
+        """Start connecting and wait up to `timeout` for the first connection.
+
+        If the relay is down the client keeps retrying in the background (calls wait for it), so a
+        relay outage does not stop the bot from starting; `require_connection` raises instead.
+        """
         self._closed = False
         self._consumer = asyncio.create_task(self._consume())
         self._runner = asyncio.create_task(self._run())
         try:
             await asyncio.wait_for(self._connected.wait(), timeout)
         except TimeoutError:
-            await self.close()
-            raise RelayUnavailable("the WalletConnect relay could not be reached") from None
+            if require_connection:
+                await self.close()
+                raise RelayUnavailable("the WalletConnect relay could not be reached") from None
+            log.warning("the WalletConnect relay is not reachable yet; retrying in the background")
 
     async def close(self) -> None:
         self._closed = True
@@ -191,7 +193,9 @@ class RelayClient:
             return
         if "error" in payload:
             err = payload["error"] or {}
-            fut.set_exception(RelayError(f"relay error {err.get('code')}: {err.get('message')}"))
+            log.warning("relay refused a call: %s %s", err.get("code"), str(err.get("message"))[:200])
+            fut.set_exception(RelayError(f"the WalletConnect relay refused the message (code {err.get('code')})",
+                                         err.get("code")))
         else:
             fut.set_result(payload.get("result"))
 
