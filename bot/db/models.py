@@ -147,6 +147,8 @@ class Rental(Base):
     provider_address: Mapped[str | None] = mapped_column(String(42)) # must come from / pay exactly these
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
+    ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
+    host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -4,7 +4,7 @@ at the end, settle, and refund what cannot be delivered.
 Each step is claimed with a guarded state change before any side effect, so two workers (or a
 restart in the middle) never provision, start or refund the same rental twice; side effects
 themselves are idempotent (re-creating an account revokes the old one first; chain calls check
-the contract's record before sending).
+the contract's record before sending; pushing a key's expiry out rewrites the same key line).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, enqueue, move
 from bot.services.context import ServiceContext
 from bot.services.hosts import HostService
-from bot.ssh import GpuSpec, HostTarget, SshError, SshPool, provision, reconcile, renter_user, revoke
+from bot.ssh import GpuSpec, HostTarget, SshError, SshPool, extend, provision, reconcile, renter_user, revoke
 
 log = logging.getLogger(__name__)
 S = RentalState
@@ -35,6 +35,7 @@ class WorkReport:
     provisioned: int = 0
     refunds_sent: int = 0
     ended: int = 0
+    extended: int = 0
     revoked: int = 0
     settled: int = 0
 
@@ -63,6 +64,7 @@ class Fulfilment:
             report.refunds_sent = await self.send_refunds()
             report.provisioned = await self.provision_funded()
         report.ended = await self.end_due()
+        report.extended = await self.extend_access()
         report.revoked = await self.revoke_closed()
         if self.escrow is not None:
             report.settled = await self.settle_due()
@@ -136,6 +138,9 @@ class Fulfilment:
             row = await session.get(Rental, rental.id)
             row.credentials_sealed = self.ctx.box.seal(credentials_text(row, result.credentials).encode(),
                                                        f"credentials:{row.id}")
+            # the public half only (a bot-made private key is DMed, never stored in the clear)
+            row.ssh_public_key = result.credentials.public_key
+            row.host_expiry = result.credentials.key_expires_at
             row.updated_at = self.ctx.now()
             flag_modified(row, "updated_at")
             add_timeline(session, row.id, "provisioned",
@@ -205,11 +210,51 @@ class Fulfilment:
                 count += 1
         return count
 
-    async def revoke_closed(self) -> int:
-        """Remove SSH access of every rental that no longer runs (ended, refunded, resolved...)."""
+    async def extend_access(self) -> int:
+        """Push the host's key expiry (and the account's backstop) past the rental's end when the end
+        moved beyond it (an extension; a start long after provisioning): once per change, since the
+        host's expiry is recorded after each push."""
         if self.ssh is None or self.ctx.box is None:
             return 0
-        closed = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value]
+        async with self.ctx.sessions() as session:
+            rows = (await session.execute(
+                select(Rental, Host).join(Host, Host.id == Rental.host_id)
+                .where(Rental.state == S.ACTIVE.value, Rental.unix_user.is_not(None), Rental.revoked_at.is_(None),
+                       Rental.ssh_public_key.is_not(None), Rental.ends_at > Rental.host_expiry,
+                       Host.host_key.is_not(None)).order_by(Rental.id).limit(BATCH))).all()
+        done = 0
+        for rental, host in rows:
+            target = HostService(self.ctx).target(host)
+            try:
+                expires = await extend(self.ssh, target, user=rental.unix_user, ends_at=rental.ends_at,
+                                       public_key=rental.ssh_public_key)
+            except SshError as exc:
+                log.warning("extending access of rental %s failed, will retry: %s", rental.id, exc)
+                continue
+            async with self.ctx.sessions.begin() as session:
+                row = await session.get(Rental, rental.id)
+                still_active = row.state == S.ACTIVE.value
+                if still_active:
+                    # a later extension meanwhile leaves ends_at past this expiry: the next round pushes again
+                    row.host_expiry = expires
+                    add_timeline(session, row.id, "access_extended",
+                                 f"SSH key of {row.unix_user} now expires {expires:%Y-%m-%d %H:%M UTC} "
+                                 "(the rental's end plus a grace period; the account a day later)")
+            if not still_active:
+                # it ended (or was disputed) meanwhile and its account may be gone already: the create
+                # just made it again, so remove it again (revoke_closed does the bookkeeping)
+                await self._revoke_quietly(target, rental.unix_user)
+                continue
+            done += 1
+        return done
+
+    async def revoke_closed(self) -> int:
+        """Remove SSH access of every rental that no longer runs (ended, refunded, resolved...) or is
+        disputed: a dispute freezes its clock on chain, so the renter no longer pays for the machine.
+        Consistent with reconcile_hosts, which keeps only funded, provisioning and active rentals' accounts."""
+        if self.ssh is None or self.ctx.box is None:
+            return 0
+        closed = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value, S.DISPUTED.value]
         async with self.ctx.sessions() as session:
             rows = (await session.execute(
                 select(Rental, Host).join(Host, Host.id == Rental.host_id)
@@ -226,7 +271,15 @@ class Fulfilment:
             async with self.ctx.sessions.begin() as session:
                 row = await session.get(Rental, rental.id)
                 row.revoked_at, row.credentials_sealed = self.ctx.now(), None
-                add_timeline(session, row.id, "revoked", f"SSH account {row.unix_user} removed")
+                disputed = row.state == S.DISPUTED.value
+                add_timeline(session, row.id, "revoked", f"SSH account {row.unix_user} removed"
+                             + (" for the dispute" if disputed else ""))
+                if disputed:
+                    await enqueue(session, f"rental:{row.id}:dispute-access", "dm",
+                                  f"Rental #{row.id} is disputed, so its SSH access is suspended during the "
+                                  "dispute: the account and its files on the host were removed, and the rental "
+                                  "does not resume after the decision. The rental clock is frozen on chain once the "
+                                  "dispute transaction is sent.", user_id=row.renter_id, rental_id=row.id)
             done += 1
         return done
 

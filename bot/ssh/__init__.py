@@ -1,7 +1,7 @@
 """SSH provisioning and GPU verification on provider hosts (no database, no chat code).
 
 Usage: one `SshPool` for the bot; a `HostTarget` per host built from stored columns
-(`HostTarget.from_sealed`); then `verify_host`, `provision`, `revoke`, `reconcile`.
+(`HostTarget.from_sealed`); then `verify_host`, `provision`, `extend`, `revoke`, `reconcile`.
 """
 from bot.ssh.errors import (BadProviderOutput, CommandTimeout, HelperRefused, HostKeyMismatch, HostUnreachable,
                             SshError)
@@ -11,13 +11,14 @@ from bot.ssh.keys import KeyPair, fingerprint, generate_keypair, load_private_ke
 from bot.ssh.names import renter_user
 from bot.ssh.onboarding import helper_script, host_setup_text, sudoers_line
 from bot.ssh.pool import SshLimits, SshPool
-from bot.ssh.provision import Credentials, HostVerification, ProvisionResult, provision, reconcile, revoke, verify_host
+from bot.ssh.provision import (Credentials, HostVerification, ProvisionResult, extend, provision, reconcile, revoke,
+                               verify_host)
 from bot.ssh.target import DEFAULT_HELPER, HostTarget
 
 __all__ = [
     "BadProviderOutput", "CommandTimeout", "Credentials", "DEFAULT_HELPER", "Gpu", "GpuCheck", "GpuSpec",
     "HelperRefused", "HostKeyMismatch", "HostTarget", "HostUnreachable", "HostVerification", "KeyPair",
-    "ProvisionResult", "SshError", "SshLimits", "SshPool", "chat_escape", "check_gpus", "fingerprint",
+    "ProvisionResult", "SshError", "SshLimits", "SshPool", "chat_escape", "check_gpus", "extend", "fingerprint",
     "generate_keypair", "helper_script", "host_setup_text", "load_private_key", "open_sealed_key",
     "parse_gpuinfo", "provision", "reconcile", "renter_user", "revoke", "sudoers_line", "verify_host",
 ]

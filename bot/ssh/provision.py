@@ -1,5 +1,5 @@
-"""The four things the rental flow asks of a host: verify it, provision a renter, revoke one,
-and reconcile accounts against active rentals. Plain data in, plain results out."""
+"""What the rental flow asks of a host: verify it, provision a renter, extend a renter's expiry,
+revoke one, and reconcile accounts against active rentals. Plain data in, plain results out."""
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +12,7 @@ from bot.ssh.errors import SshError
 from bot.ssh.gpu import Gpu, GpuSpec, check_gpus, parse_gpuinfo
 from bot.ssh.helper import create_account, gpuinfo_raw, list_accounts, revoke_account
 from bot.ssh.keys import KeyPair, fingerprint, generate_keypair
-from bot.ssh.names import check_public_key, check_user
+from bot.ssh.names import backstop, check_public_key, check_user
 from bot.ssh.pool import SshPool
 from bot.ssh.target import HostTarget
 
@@ -35,6 +35,8 @@ class Credentials:
     ends_at: datetime
     ssh_command: str
     key_fingerprint: str
+    public_key: str        # "type base64" as installed: what `extend` needs to rewrite the key line
+    key_expires_at: datetime   # when the key stops working by itself (ends_at + grace)
     private_key: bytes | None = field(default=None, repr=False)  # only when the bot made the key: DM it, then drop it
 
     @property
@@ -80,7 +82,7 @@ async def provision(pool: SshPool, target: HostTarget, *, user: str, ends_at: da
     else:
         pair = generate_keypair()
         public = pair.public
-    created, info = await asyncio.gather(create_account(pool, target, user, ends_at + grace, public),
+    created, info = await asyncio.gather(create_account(pool, target, user, backstop(ends_at, grace), public),
                                          gpuinfo_raw(pool, target), return_exceptions=True)
     failure = next((r for r in (created, info) if isinstance(r, BaseException)), None)
     if failure is None:
@@ -98,8 +100,22 @@ async def provision(pool: SshPool, target: HostTarget, *, user: str, ends_at: da
     key_file = pair and f"gpuflow-{user}.key"
     creds = Credentials(host=target.address, port=target.port, user=user, ends_at=ends_at,
                         ssh_command=ssh_command(target, user, key_file), key_fingerprint=fingerprint(public),
+                        public_key=public, key_expires_at=backstop(ends_at, grace),
                         private_key=pair.private_openssh if pair else None)
     return ProvisionResult(True, user, check.found, "", creds)
+
+
+async def extend(pool: SshPool, target: HostTarget, *, user: str, ends_at: datetime, public_key: str,
+                 grace: timedelta = DEFAULT_GRACE) -> datetime:
+    """Push out the expiry of `user`'s key (and the account's backstop a day later) to the new
+    `ends_at` + grace by re-running the helper's create with the same key; returns the key's new
+    expiry. An account that is gone is made again (empty). Raises SshError."""
+    check_user(user)
+    if ends_at.tzinfo is None:
+        raise ValueError("ends_at must be timezone-aware")
+    expires = backstop(ends_at, grace)
+    await create_account(pool, target, user, expires, check_public_key(public_key))
+    return expires
 
 
 async def _revoke_quietly(pool: SshPool, target: HostTarget, user: str) -> bool:

@@ -4,9 +4,9 @@ and the people's wallets sending exactly the transactions the bot's replies list
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bot.chain.escrow import Status
@@ -103,6 +103,14 @@ async def test_dispute_registered_on_chain_then_resolved_60_40_by_the_arbiter_ke
     assert record.status == Status.DISPUTED and record.stopped_at == record.disputed_at > record.started_at
     assert await m.state(rental_id) == "disputed"
 
+    # the clock is frozen, so the renter no longer pays: access is suspended during the dispute
+    await revoked(m, rental_id, "disputed")
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code != 0 and "Permission denied" in out, out
+    assert row.unix_user not in m.sshd.renters() and not m.sshd.user_exists(row.unix_user)
+    (dm,) = [n for n in await m.notices(renter, rental_id) if "access is suspended during the dispute" in n.body]
+    assert not dm.sensitive and (await m.rental(rental_id)).credentials_sealed is None
+
     # parties cannot decide their own dispute
     for party in (renter, provider):
         assert not (await m.say(party, f"/resolve #{rental_id} 100")).ok
@@ -120,15 +128,18 @@ async def test_dispute_registered_on_chain_then_resolved_60_40_by_the_arbiter_ke
     assert await owed(m, renter, provider) == [renter_part, gross - fee, fee]
     assert renter_part + (gross - fee) + fee == WEI
 
-    # the worker revokes access; the Resolved event is only a note
-    await revoked(m, rental_id, "resolved")
+    # access stays removed (revoked once, at the dispute); the Resolved event is only a note
+    for _ in range(3):
+        m.mine()
+        await m.runtime.tick()
     assert row.unix_user not in m.sshd.renters() and not m.sshd.user_exists(row.unix_user)
     code, out = login(m, row.unix_user, renter.ssh_private)
     assert code != 0 and "Permission denied" in out, out
     timeline = await m.timeline(rental_id, detail=True)
     no_event_errors(timeline)
     kinds = [t.split(":")[0] for t in timeline]
-    assert kinds.count("resolve") == 1 and kinds.index("dispute") < kinds.index("resolve") < kinds.index("revoked")
+    assert kinds.count("resolve") == 1 and kinds.count("revoked") == 1
+    assert kinds.index("dispute") < kinds.index("revoked") < kinds.index("resolve"), kinds
     assert any(t.startswith("chain_note: resolution paid on chain") for t in timeline), timeline
     d = await dispute_row(m, rental_id)
     assert (d.status, d.renter_bps, d.resolved_by) == ("resolved", 6000, sue.actor.user_id)
@@ -238,24 +249,54 @@ async def test_extend_keeps_access_then_end_early_settles_pro_rata(market: Marke
     no_event_errors(await m.timeline(rental_id, detail=True))
 
 
-@pytest.mark.xfail(strict=True, reason="open: an extension does not re-run the helper's create, so the key's "
-                   "expiry-time (and the account expiry) stay at the original end + grace")
+def host_key_expiry(m: Market, user: str) -> tuple[datetime, str]:
+    """The expiry-time on the renter's key line on the host, and the key itself."""
+    options, key_type, key_body = (m.sshd.key_dir / user).read_text().split()
+    (stamp,) = re.findall(r'expiry-time="([0-9]{12})Z"', options)
+    return datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=timezone.utc), f"{key_type} {key_body}"
+
+
+def account_expiry_day(user: str) -> int:
+    """The account's expiry (days since 1970) from /etc/shadow."""
+    for line in Path("/etc/shadow").read_text().splitlines():
+        if line.split(":")[0] == user:
+            return int(line.split(":")[7])
+    raise KeyError(user)
+
+
 async def test_extend_pushes_out_the_account_expiry_backstop(market: Market) -> None:
     m = market
     _, renter, rental_id = await active_rental(m)
+    row = await m.rental(rental_id)
+    expires, key = host_key_expiry(m, row.unix_user)
+    assert row.ends_at <= expires < row.ends_at + timedelta(minutes=15), (expires, row.ends_at)
+    assert row.host_expiry is not None and row.ends_at <= row.host_expiry <= expires
+    assert key == row.ssh_public_key                  # the renter's key as installed, stored on the rental
+
     await m.pay_reply(renter, (await m.ok(renter, f"/extend {rental_id} 2")).text)
 
-    async def extended() -> bool:
-        return (await m.rental(rental_id)).hours == 3
-    await m.tick_until(extended, "Extended applied")
-    for _ in range(3):
+    async def pushed() -> bool:
+        r = await m.rental(rental_id)
+        return r.hours == 3 and r.host_expiry is not None and r.host_expiry >= r.ends_at
+    await m.tick_until(pushed, "Extended applied and the host's expiry pushed out")
+    for _ in range(3):                           # once per extension: later ticks change nothing
         m.mine()
         await m.runtime.tick()
     row = await m.rental(rental_id)
-    line = (m.sshd.key_dir / row.unix_user).read_text()
-    (stamp,) = re.findall(r'expiry-time="([0-9]{12})Z"', line)
-    expires = datetime.strptime(stamp, "%Y%m%d%H%M").replace(tzinfo=timezone.utc)
-    assert expires >= row.ends_at, (expires, row.ends_at)
+    assert row.state == "active" and row.ends_at == datetime.fromtimestamp(
+        (await m.escrow().rental(row.escrow_id)).started_at + 3 * 3600, tz=timezone.utc)
+    expires, key_after = host_key_expiry(m, row.unix_user)
+    # the key stops working just after the new end (grace, rounded up to the minute), not at the old one
+    assert row.ends_at + timedelta(minutes=10) <= expires < row.ends_at + timedelta(minutes=11), (expires, row.ends_at)
+    assert row.host_expiry == row.ends_at + timedelta(minutes=10)
+    assert key_after == key                                        # the same key, rewritten
+    # the account's own backstop is the day after the key's expiry
+    assert account_expiry_day(row.unix_user) == (expires + timedelta(days=1)).date().toordinal() \
+        - date(1970, 1, 1).toordinal()
+    assert [t for t in await m.timeline(rental_id) if t == "access_extended"] == ["access_extended"]
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code == 0 and out.splitlines()[0] == row.unix_user, out
+    no_event_errors(await m.timeline(rental_id, detail=True))
 
 
 async def test_unanswered_dispute_is_settled_by_the_worker_after_the_timeout(market: Market) -> None:
@@ -307,6 +348,7 @@ async def test_dispute_never_registered_on_chain_is_settled_from_the_rental_end(
         m.mine()
         await m.runtime.tick()
     assert await m.state(rental_id) == "disputed" and await chain_status(m, rental_id) == Status.ACTIVE
+    assert (await m.rental(rental_id)).revoked_at is not None and row.unix_user not in m.sshd.renters()
     m.warp(120)
     await revoked(m, rental_id, "settled")
     fee = WEI * FEE_BPS // BPS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 
 import pytest
 
@@ -329,6 +330,10 @@ async def test_renter_without_a_key_gets_one_made_for_them(market: Market, tmp_p
     key.chmod(0o600)
     code, out = login(m, row.unix_user, key)
     assert code == 0 and out.splitlines()[0] == row.unix_user, out
+    # the rental keeps the public half only (to rewrite the key line on /extend), never the private key
+    public = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True)
+    assert row.ssh_public_key == " ".join(public.stdout.split()[:2]) and "PRIVATE" not in row.ssh_public_key
+    assert row.ssh_public_key in (m.sshd.key_dir / row.unix_user).read_text()
     m.warp(3600 + 5)
 
     async def revoked() -> bool:

@@ -7,12 +7,15 @@ import pwd
 import secrets
 import subprocess
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.ssh import (GpuSpec, HelperRefused, HostKeyMismatch, HostTarget, HostUnreachable, SshLimits, SshPool,
-                     fingerprint, generate_keypair, provision, revoke, verify_host)
+                     extend, fingerprint, generate_keypair, provision, revoke, verify_host)
+from bot.ssh.names import expiry_arg
+from bot.ssh.provision import DEFAULT_GRACE
 from bot.ssh.helper import gpuinfo_raw
 from tests.ssh.conftest import RTX4090, in_hours, write_key
 from tests.support.sshd import SshdServer
@@ -254,3 +257,26 @@ async def test_missing_nvidia_smi_is_reported_not_crashed(sshd: SshdServer, pool
         assert "Traceback" not in result.reason and not sshd.user_exists(user)
     finally:
         smi.with_name("nvidia-smi.off").rename(smi)
+
+
+async def test_extend_rewrites_the_key_expiry_and_keeps_the_account(sshd: SshdServer, pool: SshPool,
+                                                                     tmp_path: Path) -> None:
+    user, ends = new_user(), in_hours(1)
+    result = await provision(pool, sshd.target(), user=user, ends_at=ends, expected=RTX4090)
+    assert result.ok, result.reason
+    creds = result.credentials
+    assert creds.key_expires_at == ends + DEFAULT_GRACE and creds.public_key in (sshd.key_dir / user).read_text()
+    key = write_key(tmp_path, "k", creds.private_key)
+    try:
+        assert sshd.ssh(user, key, "touch ~/work").returncode == 0
+        later = ends + timedelta(days=2)
+        expires = await extend(pool, sshd.target(), user=user, ends_at=later, public_key=creds.public_key)
+        assert expires == later + DEFAULT_GRACE
+        options, key_type, key_body = (sshd.key_dir / user).read_text().split()
+        assert f'expiry-time="{expiry_arg(expires).replace("-", "").replace("T", "").replace(":", "")}"' in options
+        assert f"{key_type} {key_body}" == creds.public_key
+        assert int(shadow(user)[7]) == (expires + timedelta(days=1)).date().toordinal() - date(1970, 1, 1).toordinal()
+        # the same account, files kept, the same key still logs in
+        assert sshd.ssh(user, key, "test -f ~/work && id -un").stdout.decode().strip() == user
+    finally:
+        await revoke(pool, sshd.target(), user)
