@@ -395,3 +395,29 @@ async def test_deposit_after_the_rental_expired_is_refunded(market: Market) -> N
     assert await m.escrow().owed(renter.address) == WEI
     bodies = [n.body for n in await m.notices(renter, rental_id)]
     assert any("/withdraw" in b and "0.01 ETH" in b for b in bodies), bodies
+
+
+@sqlite_only
+async def test_reconcile_removes_strays_and_keeps_the_running_rental(market: Market) -> None:
+    """An account left by a crash (no rental explains it) goes; the running renter keeps access."""
+    from datetime import timedelta
+
+    from bot.ssh.helper import expiry_arg
+    from bot.ssh.keys import generate_keypair
+
+    m = market
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    await funded_and_active(m, rental_id)
+    user = (await m.rental(rental_id)).unix_user
+    stray = "r_stray0e2e"
+    made = m.sshd.run_helper("create", stray, expiry_arg(m.clock() + timedelta(hours=1)),
+                             stdin=(generate_keypair().public + "\n").encode())
+    assert made.returncode == 0, made.stderr
+    assert sorted(m.sshd.renters()) == sorted([user, stray])
+    assert await m.runtime.fulfilment.reconcile_hosts() == 1
+    assert m.sshd.renters() == [user] and not m.sshd.user_exists(stray)
+    code, out = login(m, user, renter.ssh_private)
+    assert code == 0, out
+    assert await m.runtime.fulfilment.reconcile_hosts() == 0
