@@ -85,7 +85,7 @@ class ClientIdentity:
         return did_key(self.public_key)
 
     def sign_jwt(self, aud: str, *, ttl: int = JWT_TTL_SECONDS, now: int | None = None) -> str:
-        """A relay JWT; `sub` is random per connection as in the SDK."""
+        """A relay JWT (EdDSA). `sub` is random (the SDK draws it once per process; the relay only needs it unique)."""
         iat = int(time.time()) if now is None else now
         header = {"alg": "EdDSA", "typ": "JWT"}
         payload = {"iss": self.client_id, "sub": os.urandom(32).hex(), "aud": aud, "iat": iat, "exp": iat + ttl}

@@ -109,6 +109,8 @@ class SignClient:
     def __init__(self, store: SessionStore, *, metadata: dict[str, Any], project_id: str | None = None,
                  relay_url: str = DEFAULT_RELAY_URL, on_session_deleted: SessionDeletedCallback | None = None,
                  proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0) -> None:
+        if relay_url == DEFAULT_RELAY_URL and not project_id:
+            log.warning("the public WalletConnect relay refuses clients without a Reown project id")
         self._store = store
         self.metadata = {"name": metadata.get("name", "gpuflow"), "description": metadata.get("description", ""),
                          "url": metadata.get("url", "https://example.org"), "icons": list(metadata.get("icons", []))}
