@@ -223,6 +223,19 @@ async def test_wallet_on_another_chain_is_explained(make_client: Any, start_wall
         "and link it again with /wallet link")
 
 
+async def test_wallet_switching_chain_is_seen_and_explained(make_client: Any, start_wallet: Any) -> None:
+    client, wallet, session = await link(make_client, start_wallet)
+    await wallet.send({"cmd": "switch-chain", "chainId": 1})
+    await wallet.wait_for("switched")
+    for _ in range(100):
+        if session.current_chain_id == 1:
+            break
+        await asyncio.sleep(0.05)
+    assert session.current_chain_id == 1 and "eip155:1" in session.chains  # update, then event
+    assert explain_mismatch(session.accounts, 31337, WALLET_ADDRESS, current_chain=session.current_chain_id) == \
+        "your wallet is on Ethereum (1), switch it to a local test chain (31337)"
+
+
 async def test_expired_session_and_unused_proposal(make_client: Any, start_wallet: Any) -> None:
     client, _, session = await link(make_client, start_wallet)
     session.expiry = int(time.time()) - 1

@@ -7,6 +7,7 @@
 //             accountChainId?: number }                         (chain of the account we share)
 // Further JSON commands on stdin, one a line: {"cmd":"disconnect"} | {"cmd":"ping"} | {"cmd":"exit"}
 //   | {"cmd":"set", "requests": "..."} | {"cmd":"answer-pending"} (answer requests left by "ignore")
+//   | {"cmd":"switch-chain", "chainId": 1} (wc_sessionUpdate, then a chainChanged wc_sessionEvent)
 // Prints one JSON object a line on stdout, each with an "event" field; SDK noise goes to stderr.
 //
 // Storage is an in-memory key-value store, so the SDK writes nothing to disk; telemetry is off.
@@ -167,6 +168,19 @@ rl.on("line", async (line) => {
     if (cmd.cmd === "ping") {
       for (const s of sessions) await kit.engine.signClient.ping({ topic: s.topic });
       out("pinged", { count: sessions.length });
+    }
+    if (cmd.cmd === "switch-chain") {
+      // What a wallet does when the user picks another network: widen the session, then announce it.
+      const chain = `eip155:${cmd.chainId}`;
+      for (const s of sessions) {
+        const ns = s.namespaces.eip155;
+        const namespaces = { eip155: { ...ns, chains: [...new Set([...(ns.chains ?? []), chain])],
+          accounts: [...new Set([...ns.accounts, `${chain}:${address}`])] } };
+        const { acknowledged } = await kit.updateSession({ topic: s.topic, namespaces });
+        await acknowledged();
+        await kit.emitSessionEvent({ topic: s.topic, chainId: chain, event: { name: "chainChanged", data: cmd.chainId } });
+      }
+      out("switched", { chainId: cmd.chainId });
     }
     if (cmd.cmd === "answer-pending") {
       const pending = kit.getPendingSessionRequests();

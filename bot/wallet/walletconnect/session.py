@@ -60,6 +60,13 @@ class Session:
                 out.append(addr)
         return out
 
+    @property
+    def current_chain_id(self) -> int | None:
+        """The EVM chain the wallet last announced (chainChanged), if it announced one."""
+        if self.last_chain and self.last_chain.startswith("eip155:"):
+            return int(self.last_chain.split(":")[1])
+        return None
+
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expiry
 
