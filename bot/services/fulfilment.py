@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import flag_modified
@@ -197,10 +197,18 @@ class Fulfilment:
     async def end_due(self) -> int:
         now = self.ctx.now()
         count = 0
+        async with self.ctx.sessions() as session:
+            due = (await session.execute(select(Rental.id, Rental.escrow_id, Rental.ends_at).where(
+                Rental.state == S.ACTIVE.value, Rental.ends_at <= now).order_by(Rental.id).limit(BATCH))).all()
+        over = [(rid, ends) for rid, escrow_id, ends in due
+                if not await self._still_runs_on_chain(rid, escrow_id, ends)]
+        if not over:
+            return 0
         async with self.ctx.sessions.begin() as session:
-            due = (await session.scalars(select(Rental).where(Rental.state == S.ACTIVE.value,
-                                                               Rental.ends_at <= now).limit(BATCH))).all()
-            for rental in due:
+            for rental_id, ends in over:
+                rental = await session.get(Rental, rental_id)
+                if rental.state != S.ACTIVE.value or rental.ends_at != ends:
+                    continue      # moved meanwhile (an Extended event applied, another worker): next round
                 # it ended at its end time (as on chain), not when this worker noticed: a bot that was
                 # down past the end must not push the settlement back by another dispute window
                 await move(session, rental, Step.END, "the rental time is over", ended_at=rental.ends_at)
@@ -209,6 +217,26 @@ class Fulfilment:
                               user_id=rental.renter_id, rental_id=rental.id)
                 count += 1
         return count
+
+    async def _still_runs_on_chain(self, rental_id: int, escrow_id: str, ends_at: datetime) -> bool:
+        """Whether the escrow still runs a rental the store finds due: it holds a later end (an
+        extension mined just before the end, its event not applied yet) or its latest block has not
+        reached the end. Ending it here would revoke the account and delete the renter's files, and an
+        ended rental never becomes active again; the escrow takes extensions only before the end, so a
+        block at or after the end shows them all. Without an escrow the store's end is final; an RPC
+        failure defers the end by a round."""
+        if self.escrow is None:
+            return False
+        try:
+            block = await self.escrow.w3.eth.get_block("latest")
+            record = await self.escrow.rental(escrow_id)
+        except Exception as exc:  # noqa: BLE001 - an RPC hiccup: next round
+            log.info("end check of rental %s deferred: %s", rental_id, type(exc).__name__)
+            return True
+        if record.status != Status.ACTIVE or record.stopped_at:
+            return False          # ended, disputed or settled there: its event brings the details
+        chain_end = record.started_at + record.duration
+        return chain_end != int(ends_at.timestamp()) or block["timestamp"] < chain_end
 
     async def extend_access(self) -> int:
         """Push the host's key expiry (and the account's backstop) past the rental's end when the end

@@ -299,6 +299,44 @@ async def test_extend_pushes_out_the_account_expiry_backstop(market: Market) -> 
     no_event_errors(await m.timeline(rental_id, detail=True))
 
 
+async def test_extension_mined_just_before_the_end_is_not_ended_before_its_event(market: Market) -> None:
+    """The worker reaches the old end before the watcher applied the Extended event (mined just
+    before the end): the chain still runs the rental, so it is not ended, revoked or wiped here."""
+    m = market
+    _, renter, rental_id = await active_rental(m)
+    row = await m.rental(rental_id)
+    assert m.sshd.ssh(row.unix_user, renter.ssh_private, "touch ~/results").returncode == 0
+    m.warp(int((row.ends_at - m.clock.now).total_seconds()) - 60)
+    await m.pay_reply(renter, (await m.ok(renter, f"/extend {rental_id} 1")).text)
+    m.warp(120)                                   # past the old end on both clocks
+    assert m.clock.now > row.ends_at
+
+    for _ in range(2):                            # the worker alone: the watcher has not polled yet
+        await m.runtime.fulfilment.run_once()
+    row = await m.rental(rental_id)
+    assert (row.state, row.hours, row.revoked_at) == ("active", 1, None)
+    assert row.unix_user in m.sshd.renters()
+    assert not [n for n in await m.notices(renter, rental_id) if "has ended" in n.body]
+
+    async def extended() -> bool:
+        r = await m.rental(rental_id)
+        return r.hours == 2 and r.host_expiry is not None and r.host_expiry >= r.ends_at
+    await m.tick_until(extended, "Extended applied, access pushed out")
+    row = await m.rental(rental_id)
+    record = await m.escrow().rental(row.escrow_id)
+    assert row.state == "active" and row.ends_at == datetime.fromtimestamp(record.started_at + 2 * 3600,
+                                                                           tz=timezone.utc)
+    out = m.sshd.ssh(row.unix_user, renter.ssh_private, "test -f ~/results && id -un")
+    assert out.returncode == 0 and out.stdout.decode().strip() == row.unix_user, out
+    no_event_errors(await m.timeline(rental_id, detail=True))
+
+    # the new end passes: now it ends (at the chain's end) and access goes
+    m.warp(3600 + 5)
+    await revoked(m, rental_id, "ended")
+    assert (await m.rental(rental_id)).ended_at == row.ends_at
+    assert row.unix_user not in m.sshd.renters()
+
+
 async def test_unanswered_dispute_is_settled_by_the_worker_after_the_timeout(market: Market) -> None:
     m = market
     provider, renter, rental_id = await active_rental(m)
