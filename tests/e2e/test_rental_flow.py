@@ -14,7 +14,6 @@ from tests.e2e.conftest import ADDRESS, FEE_BPS, FEE_KEY, RENTER2_KEY, START_WIN
 MAX_ROUNDS = 20
 
 WEI = 10**16                       # 0.01 ETH: one hour of the offer
-sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 async def funded_and_active(m: Market, rental_id: int) -> None:
@@ -139,7 +138,6 @@ async def test_gpu_mismatch_is_refunded_and_flags_the_offer(market: Market) -> N
 
 
 @pytest.mark.parametrize("mismatch", ["amount", "duration", "wallet"])
-@sqlite_only
 async def test_deposit_that_does_not_match_the_quote_is_refunded_not_provisioned(market: Market, mismatch) -> None:
     m = market
     provider, renter, offer_id = await m.market_with_offer()
@@ -172,7 +170,6 @@ async def test_deposit_that_does_not_match_the_quote_is_refunded_not_provisioned
     assert "Availability: 1 of 1" in (await m.ok(renter, f"/offer {offer_id}")).text
 
 
-@sqlite_only
 async def test_credentials_only_to_the_renter_privately(market: Market) -> None:
     m = market
     provider, renter, offer_id = await m.market_with_offer()
@@ -288,7 +285,8 @@ async def test_ticks_restarts_and_replays_never_act_twice(market: Market) -> Non
     assert await m.escrow_events("Cancelled", row.escrow_id) == []
     assert (await m.escrow().rental(row.escrow_id)).status == Status.ACTIVE
     kinds = await m.timeline(rental_id)
-    assert kinds.count("provisioned") == 1 and kinds.count("start") == 1, "\n".join(await m.timeline(rental_id, detail=True))
+    assert kinds.count("provisioned") == 1 and kinds.count("start") == 1, \
+        "\n".join(await m.timeline(rental_id, detail=True))
     assert "delivery_failed" not in kinds and "deposit_flagged" not in kinds, kinds
     assert len([n for n in await m.notices(renter, rental_id) if n.sensitive]) == 1
     code, out = login(m, user, renter.ssh_private)
@@ -314,7 +312,6 @@ async def test_ticks_restarts_and_replays_never_act_twice(market: Market) -> Non
     assert kinds.count("revoked") == 1 and kinds.count("settle") == 1 and kinds.count("end") == 1, kinds
 
 
-@sqlite_only
 async def test_renter_without_a_key_gets_one_made_for_them(market: Market, tmp_path) -> None:
     m = market
     provider, renter, offer_id = await m.market_with_offer(renter_ssh_key=False)
@@ -345,7 +342,6 @@ async def test_renter_without_a_key_gets_one_made_for_them(market: Market, tmp_p
     assert (await m.rental(rental_id)).credentials_sealed is None
 
 
-@sqlite_only
 async def test_start_window_missed_is_refunded_and_access_removed(market: Market) -> None:
     """The bot was down longer than the escrow's start window: the start is refused on chain, so
     the account it just made goes again and the renter is refunded; the provider is not blamed."""
@@ -371,7 +367,6 @@ async def test_start_window_missed_is_refunded_and_access_removed(market: Market
     assert "active" in (await m.ok(renter, f"/offer {offer_id}")).text.splitlines()[0]
 
 
-@sqlite_only
 async def test_deposit_after_the_rental_expired_is_refunded(market: Market) -> None:
     m = market
     provider, renter, offer_id = await m.market_with_offer()
@@ -397,7 +392,6 @@ async def test_deposit_after_the_rental_expired_is_refunded(market: Market) -> N
     assert any("/withdraw" in b and "0.01 ETH" in b for b in bodies), bodies
 
 
-@sqlite_only
 async def test_reconcile_removes_strays_and_keeps_the_running_rental(market: Market) -> None:
     """An account left by a crash (no rental explains it) goes; the running renter keeps access."""
     from datetime import timedelta
