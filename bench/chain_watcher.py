@@ -32,7 +32,7 @@ from bot.chain.watcher import EscrowWatcher  # noqa: E402
 from bot.db.base import Base  # noqa: E402
 from tests.chain.conftest import OPERATOR, PROVIDER, RENTER, ZERO, deploy_contracts, make_chain  # noqa: E402
 from tests.chain.rpcproxy import RpcProxy  # noqa: E402
-from tests.support.anvil import start_anvil  # noqa: E402
+from devnet.anvil import start_anvil  # noqa: E402
 
 CONFIRMATIONS = 2
 

@@ -36,8 +36,8 @@ from bot.db.models import Rental, TimelineEntry  # noqa: E402
 from tests.conftest import Clock  # noqa: E402
 from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DISPUTE_TIMEOUT,  # noqa: E402
                                 DISPUTE_WINDOW, FEE_BPS, FEE_KEY, OPERATOR_KEY, START_WINDOW, Market)
-from tests.support.anvil import start_anvil  # noqa: E402
-from tests.support.sshd import start_sshd  # noqa: E402
+from devnet.anvil import start_anvil  # noqa: E402
+from devnet.sshd import start_sshd  # noqa: E402
 
 MAX_TICKS = 50
 

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.ssh import GpuSpec, SshPool, provision, revoke  # noqa: E402
-from tests.support.sshd import start_sshd  # noqa: E402
+from devnet.sshd import start_sshd  # noqa: E402
 
 SPEC = GpuSpec("RTX 4090", 1, 24)
 

@@ -1,6 +1,6 @@
 """Loopback figures for WalletConnect: time to link a wallet and time per signed request.
 
-Real parts only: our SignClient, the loopback relay from tests/wallet, the official WalletKit wallet
+Real parts only: our SignClient, the loopback relay from devnet/, the official WalletKit wallet
 (node) and anvil. Run: .venv/bin/python bench/wallet_loopback.py [--requests 20]
 
 The wallet SDK holds its request queue for 1 s after each answer (requestQueueDelay in
@@ -24,9 +24,9 @@ from eth_account import Account  # noqa: E402
 
 from bot.crypto import SecretBox  # noqa: E402
 from bot.wallet.walletconnect import MemoryBackend, SealedStore, SignClient  # noqa: E402
-from tests.support.anvil import ANVIL_KEYS, start_anvil  # noqa: E402
-from tests.wallet.node_wallet import NodeWallet  # noqa: E402
-from tests.wallet.relay import LoopbackRelay  # noqa: E402
+from devnet.anvil import ANVIL_KEYS, start_anvil  # noqa: E402
+from devnet.node_wallet import NodeWallet  # noqa: E402
+from devnet.relay import LoopbackRelay  # noqa: E402
 
 
 def summary(name: str, samples: list[float]) -> str:

@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORBIDDEN_IN_CORE = ("discord", "telegram", "handlers")
+FORBIDDEN_IN_CORE = ("discord", "telegram", "handlers", "devnet")   # devnet: local stand-ins (demo, tests)
 
 
 def _imports(path: Path) -> set[str]:

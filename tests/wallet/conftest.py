@@ -1,8 +1,8 @@
 """Fixtures for the WalletConnect tests: a loopback relay, anvil, the official wallet SDK, our client.
 
-- `relay`: a started LoopbackRelay (tests/wallet/relay.py).
-- `chain`: a running anvil (tests/support/anvil.py).
-- `start_wallet(uri, **overrides)`: starts tests/wallet/wallet.mjs (WalletKit) against `relay` and
+- `relay`: a started LoopbackRelay (devnet/relay.py).
+- `chain`: a running anvil (devnet/anvil.py).
+- `start_wallet(uri, **overrides)`: starts devnet/wallet.mjs (WalletKit) against `relay` and
   `chain` with anvil key #1; returns a NodeWallet; stopped after the test.
 - `make_client(store=None, connect_timeout=15, **SignClient kwargs)`: a started SignClient on `relay`, its sessions sealed with SecretBox in
   memory (or in the given store); closed after the test.

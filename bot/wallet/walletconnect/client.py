@@ -1,7 +1,7 @@
 """The dApp side of the WalletConnect v2 Sign API: propose, settle, request, delete.
 
 Why hand-written: no maintained Python dApp-side client exists. Wire format and life cycle follow
-@walletconnect/sign-client 2.25 (see tests/wallet for the interop tests against @reown/walletkit).
+@walletconnect/sign-client 2.25 (see tests/wallet for the interop tests against @reown/walletkit, run by devnet/wallet.mjs).
 """
 from __future__ import annotations
 

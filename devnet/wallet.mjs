@@ -1,6 +1,6 @@
-// A real wallet for interop tests: the official @reown/walletkit on @walletconnect/core.
+// A real wallet for interop tests and the demo: the official @reown/walletkit on @walletconnect/core.
 //
-// Usage: node tests/wallet/wallet.mjs '<json config>'
+// Usage: node devnet/wallet.mjs '<json config>'
 //   config: { relayUrl, uri, privateKey, rpcUrl, chainId,
 //             session: "approve" | "reject",                    (default approve)
 //             requests: "answer" | "reject" | "ignore",         (default answer)

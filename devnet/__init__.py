@@ -1,0 +1,12 @@
+"""Local stand-ins for the outside world, used by the demo and the tests.
+
+- `devnet.anvil`: a local chain (anvil) standing in for Ethereum;
+- `devnet.relay`: a loopback WalletConnect relay standing in for relay.walletconnect.org;
+- `devnet.node_wallet` + `wallet.mjs`: the official WalletKit SDK in a Node process standing in
+  for a person's phone wallet;
+- `devnet.sshd` + `fake_nvidia_smi`: a local OpenSSH server (needs root) set up like a provider's
+  machine, with a fake GPU.
+
+They need the repository's node_modules (`npm ci`) and, for sshd, root. The bot itself (bot/)
+never imports this package.
+"""
