@@ -17,10 +17,8 @@ from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound
 from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, chat_escape, host_setup_text, verify_host
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
+from bot.ssh.names import HOST_NAME_RE, HOST_RE, LOGIN_RE   # the same patterns the host's helper checks
 
-_HOST_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-_ADDRESS_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*")
-_LOGIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 MAX_HOSTS = 50
 KEY_PURPOSE = "host-ssh-key:{provider}:{name}"
 
@@ -36,13 +34,13 @@ class HostService:
 
     async def add(self, actor: Actor, name: str, address: str, port: int, login_user: str) -> HostView:
         name = name.lower()
-        if not _HOST_NAME_RE.fullmatch(name):
+        if not HOST_NAME_RE.fullmatch(name):
             raise InvalidInput("host name: lowercase letters, digits and '-', at most 32, e.g. rig-1")
-        if not _ADDRESS_RE.fullmatch(address):
+        if not HOST_RE.fullmatch(address):
             raise InvalidInput("address must be a host name or an IPv4 address, e.g. gpu1.example.net")
         if not 1 <= port <= 65535:
             raise InvalidInput("port must be between 1 and 65535")
-        if not _LOGIN_RE.fullmatch(login_user):
+        if not LOGIN_RE.fullmatch(login_user):
             raise InvalidInput("user must be a Unix login name, e.g. gpuflow")
         if self.ctx.box is None:
             raise NotAvailableYet("the operator has not set GPUFLOW_MASTER_KEY, so host keys cannot be stored")

@@ -14,14 +14,22 @@ from tests.support.anvil import Anvil
 async def test_many_concurrent_timeouts_leave_the_client_working(anvil_node: Anvil) -> None:
     with RpcProxy(anvil_node.rpc_url) as proxy:
         proxy.blackhole["eth_blockNumber"] = 20
-        proxy.blackhole_s = 2.0
+        proxy.blackhole_s = 10.0
         w3 = make_web3(proxy.url, timeout_s=0.2)
         t0 = time.monotonic()
         results = await asyncio.gather(*(w3.eth.block_number for _ in range(20)), return_exceptions=True)
         assert all(isinstance(r, Exception) for r in results)
-        assert time.monotonic() - t0 < 1.5            # each failed on its own timeout, not the 2 s hold
-        # wait_for here only bounds the test if the bug were present; the call itself must just answer
-        assert await asyncio.wait_for(w3.eth.block_number, 5) >= 0
+        assert time.monotonic() - t0 < 5              # each failed on its own timeout, not the 10 s hold
+        # The client must answer again. On a loaded machine one call may still exceed the 0.2 s client
+        # timeout, so a few tries are allowed; with the lock bug every try would hang until wait_for.
+        answer = None
+        for _ in range(5):
+            try:
+                answer = await asyncio.wait_for(w3.eth.block_number, 5)
+                break
+            except TimeoutError:
+                continue
+        assert answer is not None and answer >= 0
         await w3.provider.disconnect()
 
 
