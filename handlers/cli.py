@@ -16,12 +16,12 @@ def _load(args) -> Settings:
 
 
 async def _console(args) -> int:
-    from bot.app import open_app
+    from bot.runtime import start_runtime
     from handlers.console import ConsoleFrontend
 
-    app = await open_app(_load(args))
+    app = await start_runtime(_load(args))
     try:
-        front = ConsoleFrontend(app, echo=bool(args.script))
+        front = ConsoleFrontend(app, echo=bool(args.script), tick=app.tick)
         if args.user:
             await front.switch_user(args.user)
         if args.script:
@@ -51,14 +51,31 @@ async def _contract(args) -> int:
 
 
 async def _run(args) -> int:
+    """The back office without a chat front-end: chain watcher, fulfilment worker, housekeeping.
+    The Discord and Telegram front-ends are not built yet; their messages wait in the outbox."""
+    import signal
+
+    from bot.runtime import start_runtime
+
     settings = _load(args)
-    if not (settings.discord.enabled or settings.telegram.enabled):
-        print("No chat front-end is enabled in the configuration (discord.enabled / telegram.enabled).\n"
-              "The Discord and Telegram front-ends are not built yet; use `gpuflow-bot console` meanwhile.",
-              file=sys.stderr)
+    if settings.discord.enabled or settings.telegram.enabled:
+        print("The Discord and Telegram front-ends are not built yet; running the back office only "
+              "(messages wait in the outbox).", file=sys.stderr)
+    if not settings.chain.escrow_address:
+        print("Nothing to run: no escrow contract is configured (chain.escrow_address). "
+              "Use `gpuflow-bot console` to try the market.", file=sys.stderr)
         return 2
-    print("The Discord and Telegram front-ends are not built yet.", file=sys.stderr)
-    return 2
+    runtime = await start_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"gpuflow back office running on chain {settings.chain.chain_id}; Ctrl-C to stop", file=sys.stderr)
+    try:
+        await runtime.run(stop)
+    finally:
+        await runtime.close()
+    return 0
 
 
 async def _demo(args) -> int:

@@ -6,25 +6,35 @@ fail (exit status 1), so a demo script doubles as a smoke test.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
-from typing import Iterable, TextIO
+from typing import Awaitable, Callable, Iterable, TextIO
 
 from bot.app import App
 from bot.commands import Reply
 from bot.domain.errors import UserError
 from bot.services import Actor
+from bot.services.views import Notice
 
 log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class ConsoleFrontend:
-    def __init__(self, app: App, out: TextIO = sys.stdout, *, echo: bool = False) -> None:
+    def __init__(self, app: App, out: TextIO = sys.stdout, *, echo: bool = False,
+                 redact: Callable[[str], str] | None = None,
+                 on_notice: Callable[[Notice], None] | None = None,
+                 tick: Callable[[], Awaitable[object]] | None = None) -> None:
+        """`app` is an App or a Runtime (anything with .services and .router); `tick` runs the
+        periodic work before each command (default: the app's housekeeping)."""
         self.app = app
+        self.tick = tick or app.services.housekeeping
         self.out = out
         self.echo = echo
+        self.redact = redact            # applied to every printed line (the demo hides key blocks)
+        self.on_notice = on_notice      # called with each notice as it is shown
         self.actor: Actor | None = None
         self.failures = 0
         self._names: dict[int, str] = {}
@@ -41,27 +51,32 @@ class ConsoleFrontend:
         if not text or text.startswith("#"):
             return True
         expect_refusal = text.startswith("!")
-        text = text.lstrip("!").strip()
+        reply = await self.command(text.lstrip("!").strip())
+        return reply is not None and reply.ok != expect_refusal
+
+    async def command(self, text: str) -> Reply | None:
+        """Run one command as the current user: echo it (if echoing), show the reply and the notices
+        it caused; returns the reply, or None after an internal error."""
         if self.echo:
             self._print(f"{self._prompt()}{text}")
         try:
             if text.startswith("/as ") or text == "/as":
                 await self.switch_user(text[3:].strip())
                 self._print(f"(now typing as {self.actor.name})")
-                return True
+                return Reply(f"now typing as {self.actor.name}")
             if self.actor is None:
                 await self.switch_user("guest")
-            await self.app.services.housekeeping()
+            await self.tick()
             reply = await self.app.router.handle(self.actor, text)
         except UserError as exc:
             reply = Reply(f"Sorry: {exc.message}", ok=False)
         except Exception:  # an internal error: say so without a traceback, keep the details in the log
             log.exception("command failed: %s", text.split()[0][:20])
             self._print("Internal error: the command failed; nothing was changed. See the log for details.")
-            return False
+            return None
         self._show(reply)
         await self.deliver_notices()
-        return reply.ok != expect_refusal
+        return reply
 
     async def run_lines(self, lines: Iterable[str]) -> int:
         """Run a script; returns the number of lines that did not go as expected."""
@@ -70,16 +85,31 @@ class ConsoleFrontend:
                 self.failures += 1
         return self.failures
 
-    async def interactive(self, stdin: TextIO = sys.stdin) -> None:
+    async def interactive(self, stdin: TextIO = sys.stdin, *, background_every_s: float = 2.0) -> None:
+        """A REPL; meanwhile the periodic work runs and notices (DMs, listings) are printed as
+        they come, so a deposit confirmed on chain shows up without typing anything."""
         self._print("gpuflow console — /help for commands, /as <name> to switch user, Ctrl-D to quit")
+        background = asyncio.create_task(self._background(background_every_s))
+        try:
+            while True:
+                self.out.write(self._prompt())
+                self.out.flush()
+                line = await asyncio.to_thread(stdin.readline)
+                if not line:
+                    self._print("")
+                    return
+                await self.run_line(line)
+        finally:
+            background.cancel()
+
+    async def _background(self, every_s: float) -> None:
         while True:
-            self.out.write(self._prompt())
-            self.out.flush()
-            line = stdin.readline()
-            if not line:
-                self._print("")
-                return
-            await self.run_line(line)
+            await asyncio.sleep(every_s)
+            try:
+                await self.tick()
+                await self.deliver_notices()
+            except Exception:  # keep the REPL alive; details go to the log
+                log.exception("background work failed")
 
     async def deliver_notices(self) -> None:
         """Show what the bot would post: listings, support threads, DMs (by name only)."""
@@ -87,6 +117,8 @@ class ConsoleFrontend:
         for notice in await outbox.pending():
             if not await outbox.mark_sent(notice.id):
                 continue
+            if self.on_notice is not None:
+                self.on_notice(notice)
             if notice.target == "dm":
                 who = self._names.get(notice.user_id or -1, f"user {notice.user_id}")
                 self._print(f"  [direct message to {who}] {notice.body}")
@@ -101,5 +133,7 @@ class ConsoleFrontend:
         return f"{self.actor.name if self.actor else 'guest'}> "
 
     def _print(self, text: str) -> None:
+        if self.redact is not None:
+            text = self.redact(text)
         self.out.write(text + "\n")
         self.out.flush()
