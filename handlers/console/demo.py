@@ -1,4 +1,6 @@
-"""`gpuflow-bot demo`: seed a small market in a temporary database and play a session."""
+"""`gpuflow-bot demo`: seed a small market in a temporary database and play a session (part 1),
+then the money, wallet and SSH steps with local stand-ins for the outside world (part 2,
+handlers/console/demo_live.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,6 +51,15 @@ SCRIPT = """
 
 
 async def run_demo(tmp: Path) -> int:
+    from handlers.console.demo_live import run_live_demo
+
+    market = await run_market_demo(tmp)
+    live = await run_live_demo(tmp / "live")
+    print(f"\ngpuflow demo: {'OK' if not (market or live) else 'something did not go as expected (see above)'}")
+    return market or live
+
+
+async def run_market_demo(tmp: Path) -> int:
     settings = Settings(
         data_dir=tmp, deposit_timeout_s=1800, fee_bps=100, master_key=generate_master_key(),
         chain={"tokens": [TokenSettings(symbol="USDC", decimals=6, address=USDC),
@@ -57,8 +68,10 @@ async def run_demo(tmp: Path) -> int:
     app = await open_app(settings)
     try:
         front = ConsoleFrontend(app, echo=True)
-        print("gpuflow demo: a throw-away market in", tmp)
-        print("(escrow, wallet and SSH steps are not connected in this build: the demo stops at the deposit)\n")
+        print("=" * 78)
+        print("Part 1: the market (a throw-away database, no chain: renting stops at the reservation)")
+        print("=" * 78)
+        print("gpuflow demo: a throw-away market in", tmp, "\n")
         seeded = 0
         for provider, host, spec in SEED:
             await front.switch_user(provider)
@@ -68,7 +81,7 @@ async def run_demo(tmp: Path) -> int:
         await front.deliver_notices()
         print(f"\n(seeded {seeded} offers from 3 providers)\n")
         failures = await front.run_lines(SCRIPT.splitlines())
-        print(f"\ndemo finished: {'all commands behaved as expected' if not failures else f'{failures} unexpected result(s)'}")
+        print(f"\nmarket part finished: {'all commands behaved as expected' if not failures else f'{failures} unexpected result(s)'}")
         return 1 if failures or seeded != len(SEED) else 0
     finally:
         await app.close()
