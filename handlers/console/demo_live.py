@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 from collections.abc import Awaitable, Callable
@@ -130,8 +132,10 @@ class LiveDemo:
             text = {
                 "ready": f"started with the renter's account {e.get('address')}",
                 "paired": "opened the pairing URI and reached the bot through the local relay",
-                "proposal": f"{e.get('proposer')} asks to connect; the renter taps Approve",
-                "approved": f"connected account {e.get('address')} on chain {CHAIN_ID}",
+                "proposal": f"{e.get('proposer')} asks to connect",
+                "approved": f"the renter taps Approve: account {e.get('address')} connected on chain {CHAIN_ID}",
+                "rejected_session": "the renter taps Reject",
+                "rejected_request": "the renter rejects the request",
                 "request": f"the bot asks for {e.get('method')}",
                 "answered": {"personal_sign": "signed the sign-in message (free, no transaction)",
                              "eth_sendTransaction": f"signed and sent the transaction {e.get('result')}"
@@ -158,10 +162,11 @@ class LiveDemo:
         self.sync_clock()
 
     async def until(self, what: str, done: Callable[[], Awaitable[bool]], *,
-                    step: Callable[[], Awaitable[object]] | None = None, timeout: float = STEP_TIMEOUT_S) -> None:
+                    step: Callable[[], Awaitable[object]] | None = None, timeout: float | None = None) -> None:
         """Mine a block and run one round of the bot's periodic work until `done()`; a block and a
         tick are what the chain and the bot's loop do by themselves in production."""
         loop = asyncio.get_running_loop()
+        timeout = STEP_TIMEOUT_S if timeout is None else timeout
         deadline = loop.time() + timeout
         step = step or self.runtime.tick
         while True:
@@ -315,6 +320,9 @@ class LiveDemo:
         self.stack.push_async_callback(self.wallet.stop)
 
         async def linked() -> bool:
+            failed = self.got(renter.user_id, "Wallet not linked")
+            if failed:
+                raise StepFailed(f"the wallet link failed: {failed.body}")
             return self.got(renter.user_id, "is linked") is not None
         await self.until("the renter's wallet linked", linked)
         self.renter = renter
@@ -330,6 +338,10 @@ class LiveDemo:
                  + ("runs its periodic work once)" if provisioning else "reads the chain once)"))
 
         async def confirmed() -> bool:
+            asked = [n for n in self.notices if n.user_id == self.renter.user_id
+                     and n.body.startswith(f"Deposit 0.01 ETH for rental #{self.rental_id}:")]
+            if asked and "your wallet sent it" not in asked[0].body:
+                raise StepFailed(f"the wallet did not send the deposit: {asked[0].body}")
             return self.got(self.renter.user_id, f"Rental #{self.rental_id}: your deposit is confirmed") is not None
         # without a provider machine only the chain watcher runs: provisioning would refund at once
         step = None if provisioning else self.runtime.watcher.poll_once
@@ -414,6 +426,36 @@ async def run_live_demo(tmp: Path) -> int:
     ssh_problem = ssh_sandbox_missing()
     tmp.mkdir(mode=0o700, exist_ok=True)
     print("Nothing here touches the internet or real money. What stands in for what:")
+    # Ctrl-C and SIGTERM stop the demo through the clean-up in _play, which never leaves processes,
+    # system accounts or the sandbox behind
+    loop, task, stopped_by = asyncio.get_running_loop(), asyncio.current_task(), []
+    handled = []
+
+    def stop(signum: int) -> None:
+        if not stopped_by:
+            stopped_by.append(signum)
+            # a database call cut short by the stop is expected here, not worth a logged traceback
+            logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
+            task.cancel()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):   # not the main thread, or no signals here
+            pass
+    try:
+        return await _play(tmp, ssh_problem)
+    except asyncio.CancelledError:
+        if not stopped_by:
+            raise
+        print(f"(stopped by {signal.Signals(stopped_by[0]).name}; everything the demo started is stopped)")
+        return 128 + stopped_by[0]
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+async def _play(tmp: Path, ssh_problem: str | None) -> int:
     async with contextlib.AsyncExitStack() as stack:
         demo = LiveDemo(tmp, stack)
         try:
