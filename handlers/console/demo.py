@@ -71,7 +71,7 @@ async def run_market_demo(tmp: Path) -> int:
         print("=" * 78)
         print("Part 1: the market (a throw-away database, no chain: renting stops at the reservation)")
         print("=" * 78)
-        print("gpuflow demo: a throw-away market in", tmp, "\n")
+        print(f"gpuflow demo: a throw-away market in {tmp}\n")
         seeded = 0
         for provider, host, spec in SEED:
             await front.switch_user(provider)

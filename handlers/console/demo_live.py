@@ -303,14 +303,12 @@ class LiveDemo:
         if not found:
             raise StepFailed("/wallet link gave no pairing URI")
         uri = found.group(1)
-        self.say(f"(in chat this reply carries the QR code as an image; the pairing URI it encodes:\n  {uri}")
         qr = qr_text(uri)
-        width = len(qr.splitlines()[0])
-        if width <= min(shutil.get_terminal_size((100, 40)).columns, 100):
-            self.say(" as a terminal QR code:)")
+        if len(qr.splitlines()[0]) <= min(shutil.get_terminal_size((100, 40)).columns, 100):
+            self.say("(in chat the reply also carries the pairing URI as a QR code image; here it is as text:)")
             self.say(qr)
         else:
-            self.say(" too wide for a terminal QR code here)")
+            self.say("(in chat the reply also carries the pairing URI as a QR code image; too wide for this terminal)")
         self.say("(the renter's phone is played here by the official WalletKit SDK in a local Node process, "
                  "connected to a local relay: it opens that URI as a phone does after scanning the code)")
         wallet_dir = self.tmp / "wallet"
