@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -220,3 +221,13 @@ async def test_large_amounts_are_exact(app):
     async with app.services.ctx.sessions() as session:
         offer = await session.get(Offer, view.id)
     assert offer.price_per_hour == 123456123456789012345678
+
+
+async def test_timeline_uses_the_service_clock(app, clock):
+    _, offer_id = await provider_with_offer(app)
+    alice = await person(app, "alice")
+    rental = await app.services.rentals.create(alice, offer_id, 1)
+    clock.advance(hours=5)
+    await app.services.rentals.cancel(alice, rental.id)
+    view = await app.services.rentals.show(alice, rental.id)
+    assert [t.at for t in view.timeline] == [clock.now - timedelta(hours=5), clock.now]

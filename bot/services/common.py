@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.crypto import SecretBox
+from bot.db.base import utcnow
 from bot.db.models import Host, OutboxMessage, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.pricing import Token
@@ -86,8 +87,9 @@ async def rental_view(session: AsyncSession, settings: Settings, rental: Rental,
 def add_timeline(session: AsyncSession, rental_id: int, kind: str, detail: str, *,
                  actor_user_id: int | None = None, from_state: str | None = None,
                  to_state: str | None = None) -> None:
+    now = session.info.get("now")
     session.add(TimelineEntry(rental_id=rental_id, kind=kind, detail=detail, actor_user_id=actor_user_id,
-                              from_state=from_state, to_state=to_state))
+                              from_state=from_state, to_state=to_state, at=now() if now else utcnow()))
 
 
 async def enqueue(session: AsyncSession, dedupe_key: str, target: str, body: str, *,

@@ -40,5 +40,10 @@ class ServiceContext:
     ssh: Any = None             # bot.ssh.SshPool
     bridge: Any = None          # bot.services.walletflow.WalletBridge
 
+    def __post_init__(self) -> None:
+        # every session carries the service clock, so records written deep inside (the timeline,
+        # also from the chain watcher's transaction) are stamped with the same time the rules use
+        self.sessions.configure(info={"now": self.now})
+
     def now(self) -> datetime:
         return self.clock()

@@ -404,8 +404,6 @@ class LiveDemo:
         await self.until("the rental settled", settled)
         self.say("(rental settled on chain: the provider is owed the price minus the platform fee)")
         await self.cmd(f"/rental {self.rental_id}")
-        self.say("(the timeline is stamped with the computer's own clock, which the demo does not move: the "
-                 "hour and the dispute window went by on the chain's clock and the bot's in a few seconds)")
         await self.as_user("sandbox-gpus")
         reply = await self.cmd("/earnings")
         if "0.0099 ETH" not in reply.text:
