@@ -109,6 +109,25 @@ def database_url(request, tmp_path):
     asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def sshd():
+    """One real OpenSSH server for the whole run (tests/support/sshd.py; needs root)."""
+    from tests.support.sshd import shared_sshd
+
+    with shared_sshd() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset_gpus(request):
+    """A test may make the fake nvidia-smi print another GPU; the next one starts from the default."""
+    yield
+    if "sshd" in request.fixturenames:
+        from tests.support.sshd import DEFAULT_GPUS
+
+        request.getfixturevalue("sshd").set_gpus(DEFAULT_GPUS)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

@@ -29,7 +29,7 @@ from bot.services import Actor
 from bot.ssh.keys import fingerprint, generate_keypair
 from tests.conftest import Clock
 from tests.support.anvil import ANVIL_KEYS, Anvil, start_anvil
-from tests.support.sshd import DEFAULT_GPUS, SshdServer, shared_sshd
+from tests.support.sshd import SshdServer
 
 CHAIN_ID = 31337
 FEE_BPS = 100
@@ -47,19 +47,6 @@ TX_LINE = re.compile(r"to (0x[0-9a-fA-F]{40}) value ([0-9]+) data (0x[0-9a-fA-F]
 def anvil() -> Iterator[Anvil]:
     with start_anvil() as node:
         yield node
-
-
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[SshdServer]:
-    with shared_sshd() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _reset_gpus(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "sshd" in request.fixturenames:
-        request.getfixturevalue("sshd").set_gpus(DEFAULT_GPUS)
 
 
 @dataclass
@@ -159,6 +146,15 @@ class Market:
             self.mine()
             await self.runtime.tick()
         assert await predicate(), f"not reached after {max_ticks} ticks: {what}"
+
+    async def watch_until_funded(self, rental_id: int, max_polls: int = 5) -> None:
+        """Only the watcher runs (no delivery worker): mine and poll until the deposit is applied."""
+        for _ in range(max_polls):
+            self.mine()
+            await self.runtime.watcher.poll_once()
+            if await self.state(rental_id) == "funded":
+                return
+        assert await self.state(rental_id) == "funded", f"deposit not applied after {max_polls} polls"
 
     async def rental(self, rental_id: int) -> Rental:
         async with self.runtime.services.ctx.sessions() as session:

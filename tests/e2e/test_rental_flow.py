@@ -234,12 +234,7 @@ async def test_ticks_restarts_and_replays_never_act_twice(market: Market) -> Non
     await m.pay_reply(renter, text)
 
     # the watcher alone sees the deposit: funded, nothing done yet
-    for _ in range(5):
-        m.mine()
-        await m.runtime.watcher.poll_once()
-        if await m.state(rental_id) == "funded":
-            break
-    assert await m.state(rental_id) == "funded"
+    await m.watch_until_funded(rental_id)
 
     # the Deposited event delivered again while funded must not turn into a refund
     assert await replay_all(m, rental_id, tick=False) == 1
@@ -349,12 +344,7 @@ async def test_start_window_missed_is_refunded_and_access_removed(market: Market
     provider, renter, offer_id = await m.market_with_offer()
     rental_id, text = await m.rent(renter, offer_id)
     await m.pay_reply(renter, text)
-    for _ in range(5):
-        m.mine()
-        await m.runtime.watcher.poll_once()
-        if await m.state(rental_id) == "funded":
-            break
-    assert await m.state(rental_id) == "funded"
+    await m.watch_until_funded(rental_id)
     m.warp(START_WINDOW + 10)
     await refunded(m, rental_id)
     row = await m.rental(rental_id)

@@ -1,29 +1,15 @@
 """Fixtures for the SSH tests: one real sshd per test session, a fresh pool per test."""
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from bot.ssh import GpuSpec, SshLimits, SshPool
-from tests.support.sshd import DEFAULT_GPUS, SshdServer, shared_sshd
 
 RTX4090 = GpuSpec(model="RTX 4090", count=1, vram_gb=24)
-
-
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[SshdServer]:
-    with shared_sshd() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _reset_gpus(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    if "sshd" in request.fixturenames:
-        request.getfixturevalue("sshd").set_gpus(DEFAULT_GPUS)
 
 
 @pytest.fixture
