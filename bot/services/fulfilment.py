@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.chain.escrow import EscrowClient, EscrowError, Status, TxFailed
+from bot.chain.models import EVENT_APPLIED, ChainEvent
 from bot.db.models import Host, Offer, Provider, Rental, User
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, enqueue, move
@@ -50,6 +51,12 @@ def credentials_text(rental: Rental, creds) -> str:
         lines += [f"Your private key ({creds.key_filename}); save it with permissions 600. The bot forgets it "
                   "when the rental ends:", creds.private_key.decode()]
     return "\n".join(lines)
+
+
+def _frozen_on_chain():
+    """SQL: the rental's dispute is registered on chain (an applied Disputed event)."""
+    return exists().where(ChainEvent.rental_id == Rental.escrow_id, ChainEvent.name == "Disputed",
+                          ChainEvent.status == EVENT_APPLIED)
 
 
 class Fulfilment:
@@ -277,16 +284,19 @@ class Fulfilment:
         return done
 
     async def revoke_closed(self) -> int:
-        """Remove SSH access of every rental that no longer runs (ended, refunded, resolved...) or is
-        disputed: a dispute freezes its clock on chain, so the renter no longer pays for the machine.
-        Consistent with reconcile_hosts, which keeps only funded, provisioning and active rentals' accounts."""
+        """Remove SSH access of every rental that no longer runs (ended, refunded, resolved...) or whose
+        dispute is registered on chain: that freezes the clock, so the renter no longer pays for the
+        machine. A dispute only opened in chat keeps access until the rental's end (otherwise a provider
+        could cut a paying renter off by typing /dispute). Consistent with reconcile_hosts."""
         if self.ssh is None or self.ctx.box is None:
             return 0
-        closed = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value, S.DISPUTED.value]
+        closed = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value]
         async with self.ctx.sessions() as session:
             rows = (await session.execute(
                 select(Rental, Host).join(Host, Host.id == Rental.host_id)
-                .where(Rental.state.in_(closed), Rental.unix_user.is_not(None), Rental.revoked_at.is_(None),
+                .where(Rental.state.in_(closed) | ((Rental.state == S.DISPUTED.value)
+                                                   & (_frozen_on_chain() | (Rental.ends_at <= self.ctx.now()))),
+                       Rental.unix_user.is_not(None), Rental.revoked_at.is_(None),
                        Host.host_key.is_not(None)).limit(BATCH))).all()
         done = 0
         for rental, host in rows:
@@ -304,10 +314,10 @@ class Fulfilment:
                              + (" for the dispute" if disputed else ""))
                 if disputed:
                     await enqueue(session, f"rental:{row.id}:dispute-access", "dm",
-                                  f"Rental #{row.id} is disputed, so its SSH access is suspended during the "
-                                  "dispute: the account and its files on the host were removed, and the rental "
-                                  "does not resume after the decision. The rental clock is frozen on chain once the "
-                                  "dispute transaction is sent.", user_id=row.renter_id, rental_id=row.id)
+                                  f"Rental #{row.id} is disputed and its paid time is frozen or over, so its SSH "
+                                  "access is suspended during the dispute: the account and its files on the host "
+                                  "were removed, and the rental does not resume after the decision.",
+                                  user_id=row.renter_id, rental_id=row.id)
             done += 1
         return done
 
@@ -357,10 +367,12 @@ class Fulfilment:
         if self.ssh is None or self.ctx.box is None:
             return 0
         live = [S.PROVISIONING.value, S.ACTIVE.value, S.FUNDED.value]
+        running = Rental.state.in_(live) | ((Rental.state == S.DISPUTED.value) & ~_frozen_on_chain()
+                                            & (Rental.ends_at > self.ctx.now()))
         async with self.ctx.sessions() as session:
             hosts = (await session.scalars(select(Host).where(Host.host_key.is_not(None)))).all()
             expected = {h.id: set((await session.scalars(
-                select(Rental.unix_user).where(Rental.host_id == h.id, Rental.state.in_(live),
+                select(Rental.unix_user).where(Rental.host_id == h.id, running,
                                                Rental.unix_user.is_not(None)))).all()) for h in hosts}
         removed = 0
         for host in hosts:

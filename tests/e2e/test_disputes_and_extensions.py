@@ -381,6 +381,10 @@ async def test_dispute_never_registered_on_chain_is_settled_from_the_rental_end(
     provider, renter, rental_id = await active_rental(m)
     row = await m.rental(rental_id)
     await m.ok(renter, f"/dispute {rental_id} slow disk")          # the tx it lists is never sent
+    for _ in range(2):                  # the renter still pays on chain, so access stays until the end
+        m.mine()
+        await m.runtime.tick()
+    assert (await m.rental(rental_id)).revoked_at is None and row.unix_user in m.sshd.renters()
     m.warp(3600 + DISPUTE_WINDOW - 60)
     for _ in range(3):
         m.mine()
