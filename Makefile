@@ -24,7 +24,7 @@ $(NODESTAMP): package.json package-lock.json
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: install
+demo: install system-deps
 	$(VENV)/bin/gpuflow-bot demo
 
 test: install system-deps
