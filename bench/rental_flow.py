@@ -5,7 +5,7 @@ Real parts: anvil with the deployed escrow, a local sshd set up like a provider 
 helper, sudo, fake nvidia-smi), SQLite, and the bot's Runtime driven by its tick. Renters pay by
 sending exactly the transactions the /rent reply lists.
 
-Per rental, from the timeline's wall-clock stamps:
+Per rental, from the timeline's stamps (service clock, running in real time here):
   funded      = the watcher applied Deposited (state funded)
   provisioned = SSH account made and GPUs checked (credentials sealed)
   ready       = the watcher applied Started and the credentials DM is in the outbox
@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -83,6 +84,23 @@ async def round_of(m: Market, renter, offer_id: int, n: int) -> list[dict[str, f
     return out
 
 
+class RunningClock(Clock):
+    """The service clock, set to the chain's time and then running in real time: the timeline is
+    stamped with the service clock, so a frozen test clock would measure 0 ms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_at = time.monotonic()
+
+    def __setattr__(self, name, value) -> None:
+        super().__setattr__(name, value)
+        if name == "now":
+            super().__setattr__("_set_at", time.monotonic())
+
+    def __call__(self) -> datetime:
+        return self.now + timedelta(seconds=time.monotonic() - self._set_at)
+
+
 async def main(rounds: int) -> None:
     server = start_sshd()
     anvil = start_anvil()
@@ -101,7 +119,7 @@ async def main(rounds: int) -> None:
                    "dispute_window_s": DISPUTE_WINDOW, "start_window_s": START_WINDOW,
                    "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
             ssh={"helper_path": server.helper})
-        m = Market(anvil=anvil, sshd=server, settings=settings, clock=Clock(), tmp_path=Path(tmp.name),
+        m = Market(anvil=anvil, sshd=server, settings=settings, clock=RunningClock(), tmp_path=Path(tmp.name),
                    escrow_address=address, start_block=await w3.eth.block_number, w3=w3)
         m.sync_clock()
         await m.start()
