@@ -231,3 +231,13 @@ async def test_timeline_uses_the_service_clock(app, clock):
     await app.services.rentals.cancel(alice, rental.id)
     view = await app.services.rentals.show(alice, rental.id)
     assert [t.at for t in view.timeline] == [clock.now - timedelta(hours=5), clock.now]
+
+
+async def test_support_gets_the_whole_timeline_with_a_dispute(app):
+    prov, offer_id = await provider_with_offer(app)
+    alice = await person(app, "alice")
+    rid = await _active_rental(app, alice, offer_id)
+    await app.services.disputes.open(alice, rid, "GPU missing")
+    (notice,) = [n for n in await app.services.outbox.pending() if n.target == "support"]
+    for expected in ("GPU missing", "asked for 2 h", "deposit_confirmed", "opened a dispute", f"/resolve #{rid}"):
+        assert expected in notice.body, expected

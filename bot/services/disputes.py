@@ -55,8 +55,11 @@ class DisputeService:
                        actor_user_id=actor.user_id)
             session.add(Dispute(rental_id=rental.id, opened_by=actor.user_id, reason=reason))
             view = await rental_view(session, self.ctx.settings, rental, with_timeline=True)
+            timeline = "\n".join(f"  {t.at:%Y-%m-%d %H:%M UTC}  {t.text}" for t in view.timeline)
             await enqueue(session, f"dispute:{rental.id}:opened", "support",
-                          f"Dispute on rental #{rental.id} opened by {actor.name}: {reason}", rental_id=rental.id)
+                          f"Dispute on rental #{rental.id} ({view.gpu_summary}, {view.renter} renting from "
+                          f"{view.provider}) opened by {actor.name}: {reason}\nTimeline:\n{timeline}\n"
+                          f"Decide with /resolve #{rental.id} <renter_percent> [note]", rental_id=rental.id)
             return view
 
     async def list_open(self, actor: Actor) -> list[DisputeView]:
