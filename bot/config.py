@@ -68,6 +68,11 @@ class ChainSettings(_Section):
         description="accepted tokens; the first is the default for new offers",
     )
 
+    @field_validator("escrow_address", "arbiter_address")
+    @classmethod
+    def _contract_address(cls, v: str | None) -> str | None:
+        return TokenSettings._address(v)
+
     @field_validator("rpc_url")
     @classmethod
     def _rpc(cls, v: str) -> str:
@@ -144,6 +149,39 @@ class Settings(BaseSettings):
     arbiter_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            from bot.crypto import parse_master_key
+            try:
+                parse_master_key(v.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"GPUFLOW_MASTER_KEY: {exc}") from None
+        return v
+
+    @field_validator("operator_key", "arbiter_key")
+    @classmethod
+    def _private_key(cls, v: SecretStr | None, info) -> SecretStr | None:
+        if v is not None:
+            body = v.get_secret_value().removeprefix("0x")
+            if len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
+                raise ValueError(f"{SECRET_ENV[info.field_name]}: must be a 32-byte hex private key")
+        return v
+
+    @field_validator("fee_recipient")
+    @classmethod
+    def _fee_recipient(cls, v: str | None) -> str | None:
+        return TokenSettings._address(v)
+
+    @field_validator("admins", "support")
+    @classmethod
+    def _identities(cls, v: list[str]) -> list[str]:
+        for ident in v:
+            if ":" not in ident:
+                raise ValueError(f"entry {ident[:40]!r}: write it as platform:user_id, e.g. discord:1234")
+        return v
 
     @field_validator("database_url")
     @classmethod
@@ -264,25 +302,6 @@ def _semantic_problems(s: Settings) -> list[str]:
         problems.append("discord is enabled but GPUFLOW_DISCORD_TOKEN (or GPUFLOW_DISCORD_TOKEN_FILE) is not set")
     if s.telegram.enabled and s.telegram_token is None:
         problems.append("telegram is enabled but GPUFLOW_TELEGRAM_TOKEN (or GPUFLOW_TELEGRAM_TOKEN_FILE) is not set")
-    if s.master_key is not None:
-        from bot.crypto import parse_master_key
-        try:
-            parse_master_key(s.master_key.get_secret_value())
-        except ValueError as exc:
-            problems.append(f"GPUFLOW_MASTER_KEY: {exc}")
-    if s.operator_key is not None:
-        key = s.operator_key.get_secret_value()
-        body = key[2:] if key.startswith("0x") else key
-        if len(body) != 64 or any(c not in "0123456789abcdefABCDEF" for c in body):
-            problems.append("GPUFLOW_OPERATOR_KEY: must be a 32-byte hex private key")
-    if s.chain.escrow_address is not None:
-        try:
-            TokenSettings(symbol="X", decimals=0, address=s.chain.escrow_address)
-        except ValidationError:
-            problems.append("chain.escrow_address: must be a 0x-prefixed 20-byte hex address")
-    for ident in [*s.admins, *s.support]:
-        if ":" not in ident:
-            problems.append(f"admins/support entry {ident!r}: write it as platform:user_id, e.g. discord:1234")
     return problems
 
 

@@ -65,13 +65,14 @@ def test_check_config_names_every_problem(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text('fee_bps = 5000\nmaster_key = "s3cret-in-file"\n[chain]\nrpc_url = "ftp://x"\n'
                    'confirmations = -1\n[discord]\ncolour = "red"\ntoken = "abc.def"\n')
-    result = run_cli("--config", str(cfg), "check-config", env={"GPUFLOW_OPERATOR_KEY": "0x1234"})
+    result = run_cli("--config", str(cfg), "check-config",
+                     env={"GPUFLOW_OPERATOR_KEY": "0x1234", "GPUFLOW_MASTER_KEY": "too-short"})
     assert result.returncode == 1
     err = result.stderr
     for needle in ("fee_bps", "'master_key' is a secret", "'discord_token' is a secret", "chain.rpc_url",
-                   "chain.confirmations", "discord.colour"):
+                   "chain.confirmations", "discord.colour", "GPUFLOW_OPERATOR_KEY", "GPUFLOW_MASTER_KEY"):
         assert needle in err, needle
-    assert "s3cret-in-file" not in err and "abc.def" not in err and "Traceback" not in err
+    assert "s3cret-in-file" not in err and "abc.def" not in err and "too-short" not in err and "Traceback" not in err
 
 
 def test_example_config_is_valid():
