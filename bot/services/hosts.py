@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import re
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Host, Provider
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound
-from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, chat_escape, host_setup_text, verify_host
+from bot.ssh import HostKeyMismatch, generate_keypair, HostTarget, HostVerification, SshError, chat_escape, host_setup_text, verify_host
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
 from bot.ssh.names import HOST_NAME_RE, HOST_RE, LOGIN_RE   # the same patterns the host's helper checks
@@ -51,15 +49,11 @@ class HostService:
                 raise Conflict(f"you already have a host named {name}")
             if len(hosts) >= MAX_HOSTS:
                 raise Conflict(f"at most {MAX_HOSTS} hosts per provider")
-            key = Ed25519PrivateKey.generate()
-            private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                        serialization.NoEncryption())
-            public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                                   serialization.PublicFormat.OpenSSH).decode()
-            public = f"{public} gpuflow-{provider.name}-{name}"
+            pair = generate_keypair(f"gpuflow-{provider.name}-{name}")
             host = Host(provider_id=provider.id, name=name, address=address, port=port, login_user=login_user,
-                        public_key=public,
-                        private_key_sealed=self.ctx.box.seal(private, KEY_PURPOSE.format(provider=provider.id, name=name)))
+                        public_key=pair.public,
+                        private_key_sealed=self.ctx.box.seal(pair.private_openssh,
+                                                             KEY_PURPOSE.format(provider=provider.id, name=name)))
             session.add(host)
             await session.flush()
             return _view(host)

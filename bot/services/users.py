@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.db.models import Identity, User
 from bot.domain.errors import InvalidInput
 from bot.services.context import Actor, ServiceContext
+from bot.ssh.keys import fingerprint
 
 PLATFORMS = ("console", "discord", "telegram")
 _PLATFORM_ID_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
@@ -79,10 +80,3 @@ def validate_ssh_public_key(text: str) -> str:
         raise InvalidInput("unsupported key type")
     return line
 
-
-def fingerprint(public_key_line: str) -> str:
-    import base64
-    import hashlib
-
-    blob = base64.b64decode(public_key_line.split(" ")[1])
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
