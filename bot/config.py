@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +311,3 @@ def _describe_error(err: dict) -> str:
         msg = "unknown setting (check the spelling against config/gpuflow.example.toml)"
     return f"{loc}: {msg}"
 
-
-def fee_percent(fee_bps: int) -> Decimal:
-    return Decimal(fee_bps) / 100

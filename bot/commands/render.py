@@ -6,7 +6,7 @@ from datetime import datetime
 from bot.domain.pricing import format_amount
 from bot.ssh import chat_escape
 from bot.domain.states import RentalState, human
-from bot.services.views import DisputeView, HostView, OfferPage, OfferView, QuoteView, RentalView
+from bot.services.views import DisputeView, HostView, OfferPage, OfferView, RentalView
 
 
 def when(dt: datetime | None) -> str:
@@ -40,12 +40,6 @@ def offer_detail(o: OfferView) -> str:
         f"Availability: {o.available} of {o.capacity}; provider reliability {o.reliability_bps / 100:g}%",
         f"Rent: /rent {o.id} <hours>",
     ])
-
-
-def quote(q: QuoteView) -> str:
-    t = q.offer.token
-    return (f"{q.quote.hours} h of offer #{q.offer.id} = {format_amount(q.quote.total, t)} "
-            f"(platform fee {format_amount(q.quote.fee, t)}, provider gets {format_amount(q.quote.provider_net, t)})")
 
 
 def rental_line(r: RentalView) -> str:

@@ -9,7 +9,7 @@ turns into SQL, and every error names the term that is wrong.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Callable
 

@@ -10,9 +10,9 @@ from bot.db.models import Offer, Provider, Rental, User
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound, PermissionDenied
 from bot.domain.pricing import quote
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, get_offer, get_rental, move, offer_view, rental_view
+from bot.services.common import add_timeline, get_offer, get_rental, move, rental_view
 from bot.services.context import Actor, ServiceContext
-from bot.services.views import QuoteView, RentalView
+from bot.services.views import RentalView
 
 MAX_LISTED = 25
 
@@ -20,13 +20,6 @@ MAX_LISTED = 25
 class RentalService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-
-    async def quote(self, actor: Actor, offer_id: int, hours: int) -> QuoteView:
-        async with self.ctx.sessions() as session:
-            offer = await get_offer(session, offer_id)
-            self._check_rentable(actor, offer, hours, await session.get(Provider, offer.provider_id))
-            return QuoteView(offer=await offer_view(session, self.ctx.settings, offer),
-                             quote=quote(offer.price_per_hour, hours, self.ctx.settings.fee_bps))
 
     async def create(self, actor: Actor, offer_id: int, hours: int) -> RentalView:
         """Reserve a slot of the offer and open a rental awaiting the renter's deposit."""

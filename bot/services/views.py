@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain.pricing import Quote, Token
+from bot.domain.pricing import Token
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,6 @@ class RentalView:
     started_at: datetime | None
     ends_at: datetime | None
     timeline: list[TimelineView] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class QuoteView:
-    offer: OfferView
-    quote: Quote
 
 
 @dataclass(frozen=True)
