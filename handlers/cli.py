@@ -18,14 +18,22 @@ def _load(args) -> Settings:
 async def _console(args) -> int:
     from bot.runtime import start_runtime
     from handlers.console import ConsoleFrontend
+    from handlers.console.script import ScriptError, read_script
 
+    lines = None
+    if args.script:   # read it before starting anything: a bad file is refused at once
+        try:
+            lines = read_script(Path(args.script))
+        except ScriptError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     app = await start_runtime(_load(args))
     try:
         front = ConsoleFrontend(app, echo=bool(args.script), tick=app.tick)
         if args.user:
             await front.switch_user(args.user)
-        if args.script:
-            failures = await front.run_lines(Path(args.script).read_text().splitlines())
+        if lines is not None:
+            failures = await front.run_lines(lines)
             if failures:
                 print(f"{failures} scripted command(s) did not go as expected", file=sys.stderr)
             return 1 if failures else 0
