@@ -112,6 +112,7 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
 
 def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> None:
     from bot.chain.escrow import EscrowClient
+    from bot.chain.journal import TxJournal
     from bot.chain.rpc import make_web3
     from bot.chain.sender import TxSender
     from bot.chain.watcher import EscrowWatcher
@@ -119,9 +120,18 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     ctx = runtime.app.services.ctx
     c = settings.chain
     w3 = make_web3(c.rpc_url)
-    operator = TxSender(w3, settings.operator_key.get_secret_value(), c.chain_id) if settings.operator_key else None
-    arbiter = TxSender(w3, settings.arbiter_key.get_secret_value(), c.chain_id) if settings.arbiter_key else None
-    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter)
+    journal = TxJournal(ctx.sessions, c.chain_id, clock=ctx.now)   # every own transaction, before it is sent
+
+    def sender(key) -> TxSender | None:
+        return TxSender(w3, key.get_secret_value(), c.chain_id, journal=journal, stuck_after_s=c.tx_stuck_after_s,
+                        clock=ctx.now) if key else None
+
+    operator = sender(settings.operator_key)
+    same = operator is not None and settings.arbiter_key is not None \
+        and settings.arbiter_key.get_secret_value() == settings.operator_key.get_secret_value()
+    arbiter = operator if same else sender(settings.arbiter_key)    # one account: one nonce sequence
+    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter,
+                              receipt_wait_s=c.receipt_wait_s)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
                                     address=c.escrow_address, confirmations=c.confirmations,
                                     start_block=start_block, poll_interval_s=c.poll_interval_s)
