@@ -11,6 +11,7 @@ from bot.crypto import SecretBox, parse_master_key
 from bot.db.files import private_dir
 from bot.db.migrate import current_revision, upgrade
 from bot.db.session import make_engine, make_sessionmaker
+from bot.observability.logs import register_settings_secrets
 from bot.services import ServiceContext, Services
 
 
@@ -26,6 +27,7 @@ class App:
 
 
 async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> App:
+    register_settings_secrets(settings)   # masked in every log line, whoever set up the logging
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         private_dir(settings.data_dir)   # 0700: the store holds sealed secrets
