@@ -16,6 +16,10 @@ def when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
+def reliability_text(o: OfferView) -> str:
+    return "new provider" if o.provider_new else f"{o.reliability_bps / 100:g}%"
+
+
 def availability(o: OfferView) -> str:
     return "booked" if o.available == 0 else (f"{o.available} free" if o.capacity > 1 else "free")
 
@@ -24,7 +28,7 @@ def offer_line(o: OfferView) -> Line:
     return (bold(f"#{o.id}"), plain(" "), user(f"{o.gpu_count}x {o.gpu_model}"),
             plain(f" {o.vram_gb} GB{SEP}{format_amount(o.price_per_hour, o.token)}/h{SEP}"), user(o.region),
             plain(f"{SEP}{o.min_hours}-{o.max_hours} h{SEP}"), user(o.provider),
-            plain(f" ({o.reliability_bps / 100:g}%){SEP}{availability(o)}"))
+            plain(f" ({reliability_text(o)}){SEP}{availability(o)}"))
 
 
 def _query_with_page(query: str, page: int) -> str:
@@ -61,7 +65,7 @@ def offer_detail(o: OfferView, heading: str | None = None) -> Message:
     msg.add("GPU: ", user(f"{o.gpu_count}x {o.gpu_model}"), f", {o.vram_gb} GB each")
     msg.add(f"Price: {format_amount(o.price_per_hour, o.token)} per hour")
     msg.add(f"Hours: {o.min_hours} to {o.max_hours}; region ", user(o.region))
-    msg.add(f"Availability: {o.available} of {o.capacity}; provider reliability {o.reliability_bps / 100:g}%")
+    msg.add(f"Availability: {o.available} of {o.capacity}; provider reliability {reliability_text(o)}")
     msg.add("Rent: ", code(f"/rent {o.id} <hours>"))
     if o.status == "active" and o.available:
         msg.actions.append(Action(f"Rent offer {o.id}", "rent", {"offer": o.id}, ActionStyle.PRIMARY))
