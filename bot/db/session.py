@@ -36,4 +36,6 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    from bot.services.reputation import StoreSession   # its commit hook keeps reputations current
+
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StoreSession)
