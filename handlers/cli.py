@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.observability.logs import configure_logging
 
 
 def _load(args) -> Settings:
-    return load_settings(args.config, **({"database_url": args.database_url} if getattr(args, "database_url", None) else {}))
+    """The configuration; logging is set up from it (format, levels, secrets to mask) at once."""
+    settings = load_settings(args.config, **({"database_url": args.database_url}
+                                             if getattr(args, "database_url", None) else {}))
+    configure_logging(args.log_level or settings.log.level, json_lines=settings.log.format == "json",
+                      library_level=settings.log.library_level, settings=settings)
+    return settings
 
 
 async def _console(args) -> int:
@@ -154,7 +159,8 @@ def _redact_url(url: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpuflow-bot", description="Peer-to-peer GPU rentals in chat, with escrow.")
     p.add_argument("--config", help="TOML config file (default: $GPUFLOW_CONFIG, else built-in defaults)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="default: [log] level in the config (WARNING)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run the bot: back office (chain watcher, fulfilment) and enabled chat front-ends",
                        description="Run the back office (chain watcher, provisioning, settlement, housekeeping) "
@@ -176,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level or "WARNING")   # until the config is read: no secret reaches a log line
     try:
         if args.cmd == "check-config":
             return _check_config(args)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.chain.escrow import Status, rental_ref
 from bot.db.models import Offer, Provider, Rental
+from bot.domain.reputation import provider_failure
 from bot.domain.states import RentalState
 from bot.services.common import add_timeline, enqueue
 from bot.services.fulfilment.base import BATCH, Part, each, log
@@ -32,6 +33,7 @@ class Refunds(Part):
             rental.retry_at = None
             add_timeline(session, rental.id, "delivery_failed", f"cannot deliver: {reason}; refunding")
             if flag_offer:
+                rental.outcome = provider_failure(reason).value      # counts against the provider's reputation
                 await self.flag_offer(session, rental, reason)
 
     async def flag_offer(self, session, rental: Rental, reason: str) -> None:

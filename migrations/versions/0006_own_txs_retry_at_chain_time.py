@@ -1,7 +1,7 @@
 """own transactions journal, rental retry time, chain clock seen
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 08:55:00.630428
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import bot.db.base
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
