@@ -121,3 +121,17 @@ def test_sqlite_refuses_a_second_process(tmp_path):
     lock.acquire()
     assert (db.with_name("gpuflow.db.lock").stat().st_mode & 0o777) == 0o600
     lock.release()
+
+
+@PG_ONLY
+def test_processes_starting_together_migrate_one_at_a_time(database_url):
+    """Three processes (worker, discord, telegram) migrating an empty schema at once all succeed."""
+    code = ("import asyncio, sys; from bot.app import migrate_database; from bot.config import Settings\n"
+            "print(asyncio.run(migrate_database(Settings(database_url=sys.argv[1]))))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, database_url], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-400:] for _, err in results]
+    heads = {out.strip() for out, _ in results}
+    assert len(heads) == 1 and None not in heads
