@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -59,6 +59,11 @@ class ChainSettings(_Section):
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
+    receipt_wait_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="how long one round waits for the bot's own transaction to be mined")
+    tx_stuck_after_s: float = Field(default=60.0, gt=0, le=3600,
+                                    description="a transaction of the bot's not mined after this is re-sent "
+                                                "with the same nonce at a higher fee")
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
@@ -98,6 +103,8 @@ class DiscordSettings(_Section):
     listings_channel_id: int | None = None
     support_channel_id: int | None = None
     support_role_id: int | None = None
+    support_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are support staff")
+    admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
 
@@ -125,6 +132,20 @@ class SshSettings(_Section):
                              description="where providers install provider/gpuflow-helper")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LogSettings(_Section):
+    level: LogLevel = "WARNING"
+    format: Literal["text", "json"] = Field(default="text", description="json: one object a line, with rental_id")
+    library_level: LogLevel = Field(default="WARNING", description="web3, aiohttp, websockets, chat libraries...")
+
+
+class MetricsSettings(_Section):
+    port: int | None = Field(default=None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    host: str = Field(default="127.0.0.1", description="address the metrics endpoint listens on")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -141,6 +162,8 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     walletconnect: WalletConnectSettings = Field(default_factory=WalletConnectSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     # secrets: environment only (see SECRET_ENV); never in the TOML file
     master_key: SecretStr | None = None

@@ -54,6 +54,8 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     delivered_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000, server_default="10000")  # see
+    outcome_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")    # bot.domain.reputation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
@@ -110,7 +112,8 @@ class Offer(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="active")   # active|paused|removed|flagged
-    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)   # the provider's, copied for the index
+    provider_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # likewise
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -146,9 +149,13 @@ class Rental(Base):
     renter_address: Mapped[str | None] = mapped_column(String(42))   # quoted wallet addresses: the deposit
     provider_address: Mapped[str | None] = mapped_column(String(42)) # must come from / pay exactly these
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
+    # when a worker may next take up the rental's current step: a claim's lease (a crashed worker's
+    # claim runs out) or the next try after a transient failure (an unreachable host)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set
+    outcome: Mapped[str | None] = mapped_column(String(16))   # a provider-side failure, for reputation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

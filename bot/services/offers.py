@@ -102,7 +102,7 @@ class OfferService:
             provider = await self._provider_of(session, actor)
             host = await self._pick_host(session, provider, spec.host)
             offer = Offer(provider_id=provider.id, host_id=host.id, reserved=0, status="active",
-                          reliability_bps=_reliability(provider))
+                          reliability_bps=provider.reliability_bps, provider_outcomes=provider.outcome_count)
             self._apply(offer, spec, creating=True)
             session.add(offer)
             await session.flush()
@@ -227,8 +227,3 @@ def listing_text(o: OfferView) -> str:
             f"{format_amount(o.price_per_hour, o.token)}/h, {o.region}, {o.min_hours}-{o.max_hours} h "
             f"by {o.provider}. Rent: /rent {o.id} <hours>")
 
-
-def _reliability(provider: Provider) -> int:
-    """Share of started rentals delivered; new providers start at 100 %."""
-    done = provider.delivered_count + provider.failed_count
-    return 10_000 if done == 0 else provider.delivered_count * 10_000 // done
