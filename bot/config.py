@@ -98,6 +98,8 @@ class DiscordSettings(_Section):
     listings_channel_id: int | None = None
     support_channel_id: int | None = None
     support_role_id: int | None = None
+    support_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are support staff")
+    admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
 
