@@ -229,3 +229,22 @@ async def test_suggestions_come_from_the_market(app):
     assert await app.router.suggest(console("zoe"), "nosuch", "x", "") == []
     tokens = await app.router.suggest(console("zoe"), "offer create", "token", "u")
     assert [s.value for s in tokens] == ["USDC"]
+
+
+async def test_preflight_checks_without_running(app):
+    """A front-end asks before a confirmation step: refusals come back, nothing changes."""
+    from tests.helpers import snapshot
+
+    await provider_with_offer(app, "prov")
+    await person(app, "alice")
+    await person(app, "sue")           # first sight creates the user: not part of what is compared
+    before = await snapshot(app)
+    refusal, _ = await app.router.preflight(console("alice"), "resolve", {"rental": 1, "renter_percent": 50})
+    assert refusal is not None and not refusal.ok and "support" in refusal.text
+    refusal, args = await app.router.preflight(console("sue"), "resolve", {"rental": 1, "renter_percent": 150})
+    assert refusal is not None and "100" in refusal.text           # sue is support (config); bound checked
+    refusal, args = await app.router.preflight(console("alice"), "rent", {"offer": 1, "hours": 2})
+    assert refusal is None and args == {"offer": 1, "hours": 2}
+    unknown, _ = await app.router.preflight(console("alice"), "nope")
+    assert unknown is not None and not unknown.ok
+    assert await snapshot(app) == before
