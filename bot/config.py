@@ -27,6 +27,7 @@ SECRET_ENV: dict[str, str] = {
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
+    "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
 }
 
 
@@ -113,7 +114,14 @@ class TelegramSettings(_Section):
     enabled: bool = False
     listings_chat_id: int | None = None
     support_chat_id: int | None = Field(default=None, description="a forum supergroup for dispute topics")
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: str = Field(default="https://api.telegram.org/bot", description="Bot API server (self-hosted: yours)")
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts updates to; "
+                                    "unset: long polling")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    conversation_timeout_s: int = Field(default=600, ge=10, le=86400,
+                                        description="how long the bot waits for an answer to its question")
 
 
 class WalletConnectSettings(_Section):
@@ -171,6 +179,7 @@ class Settings(BaseSettings):
     arbiter_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
 
     @field_validator("master_key")
     @classmethod
