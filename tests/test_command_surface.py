@@ -270,3 +270,22 @@ def test_a_bot_made_private_key_travels_as_a_sensitive_file():
     assert att.sensitive and att.filename == "gpuflow-r_1.key" and att.data.decode().startswith(key)
     assert "PRIVATE KEY" not in msg.text() and "attached as gpuflow-r_1.key" in msg.text()
     assert "port 22, user r_1" in msg.text()
+
+
+async def test_preflight_checks_without_running(app):
+    """A front-end asks before a confirmation step: refusals come back, nothing changes."""
+    from tests.helpers import snapshot
+
+    await provider_with_offer(app, "prov")
+    await person(app, "alice")
+    await person(app, "sue")           # first sight creates the user: not part of what is compared
+    before = await snapshot(app)
+    refusal, _ = await app.router.preflight(console("alice"), "resolve", {"rental": 1, "renter_percent": 50})
+    assert refusal is not None and not refusal.ok and "support" in refusal.text
+    refusal, args = await app.router.preflight(console("sue"), "resolve", {"rental": 1, "renter_percent": 150})
+    assert refusal is not None and "100" in refusal.text           # sue is support (config); bound checked
+    refusal, args = await app.router.preflight(console("alice"), "rent", {"offer": 1, "hours": 2})
+    assert refusal is None and args == {"offer": 1, "hours": 2}
+    unknown, _ = await app.router.preflight(console("alice"), "nope")
+    assert unknown is not None and not unknown.ok
+    assert await snapshot(app) == before
