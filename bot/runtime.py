@@ -152,7 +152,7 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
 
     def sender(key) -> TxSender | None:
         return TxSender(w3, key.get_secret_value(), c.chain_id, journal=journal, stuck_after_s=c.tx_stuck_after_s,
-                        clock=ctx.now) if key else None
+                        confirmations=c.confirmations_needed, clock=ctx.now) if key else None
 
     operator = sender(settings.operator_key)
     same = operator is not None and settings.arbiter_key is not None \
@@ -161,7 +161,7 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter,
                               receipt_wait_s=c.receipt_wait_s)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
-                                    address=c.escrow_address, confirmations=c.confirmations,
+                                    address=c.escrow_address, confirmations=c.confirmations_needed,
                                     start_block=start_block, poll_interval_s=c.poll_interval_s)
 
 
