@@ -27,6 +27,7 @@ SECRET_ENV: dict[str, str] = {
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
+    "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
 }
 
 
@@ -59,6 +60,11 @@ class ChainSettings(_Section):
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
+    receipt_wait_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="how long one round waits for the bot's own transaction to be mined")
+    tx_stuck_after_s: float = Field(default=60.0, gt=0, le=3600,
+                                    description="a transaction of the bot's not mined after this is re-sent "
+                                                "with the same nonce at a higher fee")
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
@@ -108,7 +114,14 @@ class TelegramSettings(_Section):
     enabled: bool = False
     listings_chat_id: int | None = None
     support_chat_id: int | None = Field(default=None, description="a forum supergroup for dispute topics")
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: str = Field(default="https://api.telegram.org/bot", description="Bot API server (self-hosted: yours)")
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts updates to; "
+                                    "unset: long polling")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    conversation_timeout_s: int = Field(default=600, ge=10, le=86400,
+                                        description="how long the bot waits for an answer to its question")
 
 
 class WalletConnectSettings(_Section):
@@ -166,6 +179,7 @@ class Settings(BaseSettings):
     arbiter_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
 
     @field_validator("master_key")
     @classmethod
