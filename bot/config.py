@@ -108,6 +108,18 @@ class DiscordSettings(_Section):
     admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1, le=1024, description="set to run sharded (AutoShardedClient)")
+    shard_ids: list[int] | None = Field(default=None, description="the shards this process runs (default: all)")
+    ack_after_s: float = Field(default=1.0, gt=0, le=2.5,
+                               description="answer directly if the core is done by then, else defer (Discord allows 3 s)")
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, v: list[int] | None, info) -> list[int] | None:
+        count = info.data.get("shard_count")
+        if v is not None and (count is None or any(not 0 <= i < count for i in v) or len(set(v)) != len(v)):
+            raise ValueError("needs shard_count, and each id once, from 0 to shard_count - 1")
+        return v
 
 
 class TelegramSettings(_Section):
