@@ -48,25 +48,38 @@ def spawn(m: Market, settings: Path, clock: Path, kill_at: str | None) -> subpro
                              str(m.start_block)], cwd=ROOT, env=env, stdout=log, stderr=log)
 
 
-async def drive(m: Market, rental_id: int, clock: Path, proc: subprocess.Popen, *, until, seconds: float) -> None:
-    """Play the world around the bot: blocks keep coming; once the rental runs, its hour and the
-    dispute window pass on both clocks. Returns when `until(rental)` holds or the process exits."""
-    deadline = time.monotonic() + seconds
-    warped = False
-    while time.monotonic() < deadline:
-        m.mine()
-        write_clock(clock, m.chain_now())
-        rental = await m.rental(rental_id)
-        if until(rental) or proc.poll() is not None:
-            return
-        if rental.state == "active" and not warped:
-            m.anvil.rpc("evm_increaseTime", [3600 + DISPUTE_WINDOW + 60])
-            warped = True
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"timed out: rental is {(await m.rental(rental_id)).state}")
+class World:
+    """The world around the bot: blocks keep coming; once the rental runs (seen once), the host's
+    renter accounts are counted and its hour and the dispute window pass on both clocks."""
+
+    def __init__(self, m: Market, rental_id: int, clock: Path) -> None:
+        self.m, self.rental_id, self.clock = m, rental_id, clock
+        self.warped = False
+        self.accounts: list[int] = []
+
+    async def drive(self, proc: subprocess.Popen, *, until, seconds: float) -> None:
+        """Until `until(rental)` holds or the process exits."""
+        m = self.m
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            m.mine()
+            write_clock(self.clock, m.chain_now())
+            rental = await m.rental(self.rental_id)
+            if until(rental) or proc.poll() is not None:
+                return
+            if rental.state == "active" and not self.warped:
+                self.accounts.append(len(m.sshd.renters()))
+                m.anvil.rpc("evm_increaseTime", [3600 + DISPUTE_WINDOW + 60])
+                self.warped = True
+            await asyncio.sleep(0.3)
+        raise AssertionError(f"timed out: rental is {(await m.rental(self.rental_id)).state}")
 
 
-@pytest.mark.parametrize("point", POINTS)
+# every point on SQLite; on PostgreSQL the ones around chain transactions and the host
+CASES = [("sqlite", p) for p in POINTS] + [("postgres", p) for p in ("account-created", "start-sent", "settle-sent")]
+
+
+@pytest.mark.parametrize(("database_url", "point"), CASES, indirect=["database_url"])
 async def test_a_kill_at_each_step_still_ends_the_rental_once(market: Market, point: str, tmp_path: Path):
     m = market
     _, renter, offer_id = await m.market_with_offer()
@@ -79,17 +92,17 @@ async def test_a_kill_at_each_step_still_ends_the_rental_once(market: Market, po
     child_settings(m, settings)
     write_clock(clock, m.chain_now())
 
+    world = World(m, rental_id, clock)
     first = spawn(m, settings, clock, point)
     try:
-        await drive(m, rental_id, clock, first, until=lambda r: False, seconds=120)
+        await world.drive(first, until=lambda r: False, seconds=120)
         assert first.wait(10) == -signal.SIGKILL, f"the bot never reached {point}"
     finally:
         if first.poll() is None:
             first.kill()
     second = spawn(m, settings, clock, None)
     try:
-        await drive(m, rental_id, clock, second, until=lambda r: r.state == "settled" and r.revoked_at is not None,
-                    seconds=150)
+        await world.drive(second, until=lambda r: r.state == "settled" and r.revoked_at is not None, seconds=150)
         assert second.poll() is None, "the restarted bot died"
     finally:
         second.send_signal(signal.SIGTERM)
@@ -102,8 +115,8 @@ async def test_a_kill_at_each_step_still_ends_the_rental_once(market: Market, po
     assert len(await m.escrow_events("Started", escrow_id)) == 1
     assert len(await m.escrow_events("Settled", escrow_id)) == 1
     assert await m.escrow_events("Cancelled", escrow_id) == []
-    # the host: the renter's account is gone
-    assert m.sshd.renters() == []
+    # the host: one account while it ran, none after
+    assert world.accounts == [1] and m.sshd.renters() == []
     # the store: one credentials message, one provisioning, one start, one revocation in the timeline
     async with m.runtime.services.ctx.sessions() as session:
         creds = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
