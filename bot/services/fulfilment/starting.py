@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from bot.chain.escrow import EscrowError, RentalRecord, Status
+from bot.faults import checkpoint
 from bot.db.models import Rental
 from bot.services.fulfilment.base import Part
 from bot.services.fulfilment.delivery import queue_credentials, record_start
@@ -73,6 +74,7 @@ class Starter(Part):
         start is recorded in the store (the chain's record shows it confirmed)."""
         check = await self.check(escrow_id)
         if check.started:
+            checkpoint("start-mined")
             return await self.record(rental_id, check.record)
         if check.latest.status == Status.ACTIVE:      # mined, not confirmed yet: hand over, record later
             await self.hand_over(rental_id, ends_at=ts(chain_end(check.latest)))
@@ -92,6 +94,7 @@ class Starter(Part):
         if pending is None:
             try:
                 await self.escrow.submit("start", escrow_id)
+                checkpoint("start-sent")
             except EscrowError as exc:
                 if exc.error != "TooLate":
                     raise
@@ -104,11 +107,16 @@ class Starter(Part):
         """Queue the credentials DM now (once): the renter does not wait for the start to be mined."""
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
-            await queue_credentials(session, self.ctx.box, rental, ends_at=ends_at)
+            queued = await queue_credentials(session, self.ctx.box, rental, ends_at=ends_at)
+        if queued:
+            checkpoint("credentials-queued")
 
     async def record(self, rental_id: int, record: RentalRecord) -> bool:
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
-            return await record_start(session, self.ctx.box, rental, started_at=ts(record.started_at),
-                                      ends_at=ts(chain_end(record)),
-                                      detail="access delivered and GPU checked; the rental clock started on chain")
+            recorded = await record_start(session, self.ctx.box, rental, started_at=ts(record.started_at),
+                                          ends_at=ts(chain_end(record)),
+                                          detail="access delivered and GPU checked; the rental clock started on chain")
+        if recorded:
+            checkpoint("credentials-queued")
+        return recorded
