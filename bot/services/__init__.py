@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from bot.delivery.places import PlaceStore
+from bot.delivery.queue import DeliveryQueue
+from bot.delivery.refs import RefService
 from bot.services.context import Actor, ServiceContext
 from bot.services.disputes import DisputeService
 from bot.services.hosts import HostService
@@ -26,7 +29,10 @@ class Services:
         self.rentals = RentalService(ctx)
         self.disputes = DisputeService(ctx)
         self.hosts = HostService(ctx)
-        self.outbox = OutboxService(ctx)
+        self.outbox = OutboxService(ctx)          # read-only look at notices (tests, checks)
+        self.deliveries = DeliveryQueue(ctx)      # what front-ends claim and mark (bot/chat/DELIVERY.md)
+        self.place_store = PlaceStore(ctx)        # where listings and support notices go
+        self.refs = RefService(ctx)               # which platform message shows what
         self.wallets = WalletService(ctx)
         self.payments = PaymentService(ctx)
 

@@ -17,6 +17,7 @@ from bot.commands import Reply
 from bot.domain.errors import UserError
 from bot.services import Actor
 from bot.services.views import Notice
+from handlers.console.delivery import ConsoleDelivery
 
 log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -38,6 +39,7 @@ class ConsoleFrontend:
         self.actor: Actor | None = None
         self.failures = 0
         self._names: dict[int, str] = {}
+        self.delivery = ConsoleDelivery(app.services, lambda line: self._print(line), self._names, on_notice)
 
     async def switch_user(self, name: str) -> None:
         if not _NAME_RE.fullmatch(name):
@@ -113,17 +115,7 @@ class ConsoleFrontend:
 
     async def deliver_notices(self) -> None:
         """Show what the bot would post: listings, support threads, DMs (by name only)."""
-        outbox = self.app.services.outbox
-        for notice in await outbox.pending():
-            if not await outbox.mark_sent(notice.id):
-                continue
-            if self.on_notice is not None:
-                self.on_notice(notice)
-            if notice.target == "dm":
-                who = self._names.get(notice.user_id or -1, f"user {notice.user_id}")
-                self._print(f"  [direct message to {who}] {notice.body}")
-            else:
-                self._print(f"  [#{notice.target}] {notice.body}")
+        await self.delivery.deliver()
 
     def _show(self, reply: Reply) -> None:
         for line in reply.text.splitlines() or [""]:
