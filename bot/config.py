@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -125,6 +125,20 @@ class SshSettings(_Section):
                              description="where providers install provider/gpuflow-helper")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LogSettings(_Section):
+    level: LogLevel = "WARNING"
+    format: Literal["text", "json"] = Field(default="text", description="json: one object a line, with rental_id")
+    library_level: LogLevel = Field(default="WARNING", description="web3, aiohttp, websockets, chat libraries...")
+
+
+class MetricsSettings(_Section):
+    port: int | None = Field(default=None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    host: str = Field(default="127.0.0.1", description="address the metrics endpoint listens on")
+
+
 class DeliverySettings(_Section):
     """How notices reach people: retries, leases and the reminders the bot sends by itself."""
 
@@ -164,6 +178,8 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     walletconnect: WalletConnectSettings = Field(default_factory=WalletConnectSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     # secrets: environment only (see SECRET_ENV); never in the TOML file

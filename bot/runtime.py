@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.leader import Leadership
 from bot.services.chain_events import RentalEventHandler
 from bot.services.fulfilment import Fulfilment
 
@@ -25,6 +26,7 @@ class Runtime:
     fulfilment: Fulfilment
     watcher: object | None = None
     sign_client: object | None = None
+    leadership: Leadership = field(default_factory=Leadership)   # PostgreSQL: one leader per database
     tasks: set[asyncio.Task] = field(default_factory=set)
 
     @property
@@ -57,17 +59,24 @@ class Runtime:
         last_reconcile = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            await self.tick()
-            if loop.time() - last_reconcile > RECONCILE_EVERY_S:
-                await self.fulfilment.reconcile_hosts()
-                await self.services.maintain_store()
-                last_reconcile = loop.time()
+            leading = await self.leadership.check()
+            if leading:       # only the leader sends chain transactions and touches hosts
+                await self.tick()
+                if loop.time() - last_reconcile > RECONCILE_EVERY_S:
+                    await self.fulfilment.reconcile_hosts()
+                    await self.services.maintain_store()
+                    last_reconcile = loop.time()
             try:
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), interval if leading else min(interval, self.leadership_retry_s))
             except TimeoutError:
                 pass
 
+    @property
+    def leadership_retry_s(self) -> float:
+        return getattr(self.leadership, "retry_s", 1.0)
+
     async def close(self) -> None:
+        await self.leadership.close()
         for task in list(self.tasks):
             task.cancel()
         if self.sign_client is not None:

@@ -3,29 +3,42 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.observability.logs import configure_logging
 
 
 def _load(args) -> Settings:
-    return load_settings(args.config, **({"database_url": args.database_url} if getattr(args, "database_url", None) else {}))
+    """The configuration; logging is set up from it (format, levels, secrets to mask) at once."""
+    settings = load_settings(args.config, **({"database_url": args.database_url}
+                                             if getattr(args, "database_url", None) else {}))
+    configure_logging(args.log_level or settings.log.level, json_lines=settings.log.format == "json",
+                      library_level=settings.log.library_level, settings=settings)
+    return settings
 
 
 async def _console(args) -> int:
     from bot.runtime import start_runtime
     from handlers.console import ConsoleFrontend
+    from handlers.console.script import ScriptError, read_script
 
+    lines = None
+    if args.script:   # read it before starting anything: a bad file is refused at once
+        try:
+            lines = read_script(Path(args.script))
+        except ScriptError as exc:
+            print(exc, file=sys.stderr)
+            return 2
     app = await start_runtime(_load(args))
     try:
         front = ConsoleFrontend(app, echo=bool(args.script), tick=app.tick)
         if args.user:
             await front.switch_user(args.user)
-        if args.script:
-            failures = await front.run_lines(Path(args.script).read_text().splitlines())
+        if lines is not None:
+            failures = await front.run_lines(lines)
             if failures:
                 print(f"{failures} scripted command(s) did not go as expected", file=sys.stderr)
             return 1 if failures else 0
@@ -50,31 +63,60 @@ async def _contract(args) -> int:
     return 0
 
 
+FRONTENDS = ("discord", "telegram")
+
+
 async def _run(args) -> int:
-    """The back office without a chat front-end: chain watcher, fulfilment worker, housekeeping.
-    The Discord and Telegram front-ends are not built yet; their messages wait in the outbox."""
+    """The bot: the back office (chain watcher, fulfilment worker, housekeeping) and each enabled
+    chat front-end, in one process, or one part only with --only. A front-end package provides
+    `run_frontend(runtime, stop)`; on PostgreSQL several processes may run, and exactly one of them
+    leads the back office (the others stand by and take over within seconds)."""
+    import importlib
     import signal
 
+    from bot.leader import AnotherProcessRunning, Leadership, leadership_for
     from bot.runtime import start_runtime
 
     settings = _load(args)
-    if settings.discord.enabled or settings.telegram.enabled:
-        print("The Discord and Telegram front-ends are not built yet; running the back office only "
-              "(messages wait in the outbox).", file=sys.stderr)
-    if not settings.chain.escrow_address:
-        print("Nothing to run: no escrow contract is configured (chain.escrow_address). "
-              "Use `gpuflow-bot console` to try the market.", file=sys.stderr)
+    wanted = [args.only] if args.only else ["worker", *(f for f in FRONTENDS if getattr(settings, f).enabled)]
+    frontends = [f for f in wanted if f != "worker"]
+    if wanted == ["worker"] and not settings.chain.escrow_address:
+        print("Nothing to run: no escrow contract is configured (chain.escrow_address) and no chat front-end "
+              "is enabled. Use `gpuflow-bot console` to try the market.", file=sys.stderr)
         return 2
+    leadership, process_lock = leadership_for(settings.resolved_database_url)
+    if process_lock is not None:
+        try:
+            process_lock.acquire()
+        except AnotherProcessRunning as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+    runners = []
+    for name in frontends:
+        try:
+            runners.append(importlib.import_module(f"handlers.{name}").run_frontend)
+        except (ImportError, AttributeError):
+            print(f"The {name} front-end is not available in this build.", file=sys.stderr)
+            return 2
     runtime = await start_runtime(settings)
+    runtime.leadership = leadership if "worker" in wanted else Leadership()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"gpuflow back office running on chain {settings.chain.chain_id}; Ctrl-C to stop", file=sys.stderr)
+    print(f"gpuflow running: {', '.join(wanted)}; Ctrl-C to stop", file=sys.stderr)
     try:
-        await runtime.run(stop)
+        parts = [runner(runtime, stop) for runner in runners]
+        if "worker" in wanted:
+            parts.append(runtime.run(stop))
+        else:
+            parts.append(stop.wait())
+        await asyncio.gather(*parts)
     finally:
+        stop.set()
         await runtime.close()
+        if process_lock is not None:
+            process_lock.release()
     return 0
 
 
@@ -117,9 +159,14 @@ def _redact_url(url: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gpuflow-bot", description="Peer-to-peer GPU rentals in chat, with escrow.")
     p.add_argument("--config", help="TOML config file (default: $GPUFLOW_CONFIG, else built-in defaults)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="default: [log] level in the config (WARNING)")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("run", help="run the bot's chat front-ends")
+    r = sub.add_parser("run", help="run the bot: back office (chain watcher, fulfilment) and enabled chat front-ends",
+                       description="Run the back office (chain watcher, provisioning, settlement, housekeeping) "
+                       "and every enabled chat front-end in one process, or one part with --only.")
+    r.add_argument("--only", choices=["worker", *FRONTENDS],
+                   help="run one part only (several processes need PostgreSQL; one worker leads at a time)")
     sub.add_parser("demo", help="a scripted market session in a temporary database")
     c = sub.add_parser("console", help="the console front-end (interactive, or --script FILE)")
     c.add_argument("--script", help="run commands from FILE; exit 1 if one fails unexpectedly")
@@ -135,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level or "WARNING")   # until the config is read: no secret reaches a log line
     try:
         if args.cmd == "check-config":
             return _check_config(args)

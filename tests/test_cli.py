@@ -105,3 +105,32 @@ def test_contract_deploy_on_anvil(tmp_path):
         assert ANVIL_KEYS[0] not in result.stdout + result.stderr
         missing = run_cli("--config", str(cfg), "contract", "deploy")
         assert missing.returncode == 1 and "GPUFLOW_OPERATOR_KEY" in missing.stderr
+
+
+def test_a_script_line_holding_u2028_is_one_command(tmp_path):
+    """U+2028 shows as a line break in some editors but is not one: no hidden second command."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    script = tmp_path / "sep.txt"
+    script.write_text("/as alice\n!/rent 1 1\u2028/as mallory\r\n/rentals\n", encoding="utf-8")
+    result = run_cli("console", "--script", str(script), "--database-url", db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "now typing as mallory" not in result.stdout
+    assert "alice> /rentals" in result.stdout
+    assert result.stdout.count("alice> ") == 2     # the two commands after /as alice, nothing more
+
+
+def test_a_missing_or_non_utf8_script_is_refused_plainly(tmp_path):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    missing = run_cli("console", "--script", str(tmp_path / "nope.txt"), "--database-url", db)
+    assert missing.returncode == 2
+    assert f"console script {tmp_path / 'nope.txt'} does not exist" in missing.stderr
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("/as alice\n/offers gpu=caf\u00e9\n".encode("latin-1"))
+    bad = run_cli("console", "--script", str(latin), "--database-url", db)
+    assert bad.returncode == 2
+    assert "is not UTF-8 text (line 2" in bad.stderr
+    folder = run_cli("console", "--script", str(tmp_path), "--database-url", db)
+    assert folder.returncode == 2 and "is a directory" in folder.stderr
+    for result in (missing, bad, folder):
+        assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "c.db").exists()       # refused before anything started

@@ -13,11 +13,15 @@ def when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M UTC") if dt else "-"
 
 
+def reliability_text(o: OfferView) -> str:
+    return "new provider" if o.provider_new else f"{o.reliability_bps / 100:g}%"
+
+
 def offer_line(o: OfferView) -> str:
     avail = "booked" if o.available == 0 else (f"{o.available} free" if o.capacity > 1 else "free")
     return (f"#{o.id:<5} {o.gpu_count}x {o.gpu_model:<12} {o.vram_gb:>4} GB  "
             f"{format_amount(o.price_per_hour, o.token):>14}/h  {o.region:<8} {o.min_hours}-{o.max_hours} h  "
-            f"{o.provider} ({o.reliability_bps / 100:g}%)  {avail}")
+            f"{o.provider} ({reliability_text(o)})  {avail}")
 
 
 def offer_page(page: OfferPage) -> str:
@@ -37,7 +41,7 @@ def offer_detail(o: OfferView) -> str:
         f"GPU: {o.gpu_count}x {o.gpu_model}, {o.vram_gb} GB each",
         f"Price: {format_amount(o.price_per_hour, o.token)} per hour",
         f"Hours: {o.min_hours} to {o.max_hours}; region {o.region}",
-        f"Availability: {o.available} of {o.capacity}; provider reliability {o.reliability_bps / 100:g}%",
+        f"Availability: {o.available} of {o.capacity}; provider reliability {reliability_text(o)}",
         f"Rent: /rent {o.id} <hours>",
     ])
 

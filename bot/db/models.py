@@ -56,6 +56,8 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     delivered_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000, server_default="10000")  # see
+    outcome_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")    # bot.domain.reputation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
@@ -112,7 +114,8 @@ class Offer(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="active")   # active|paused|removed|flagged
-    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)   # the provider's, copied for the index
+    provider_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # likewise
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -151,6 +154,7 @@ class Rental(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set
+    outcome: Mapped[str | None] = mapped_column(String(16))   # a provider-side failure, for reputation
     platform: Mapped[str | None] = mapped_column(String(16))   # where it was rented: its DMs go there
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -10,7 +10,9 @@ from bot.db.base import utcnow
 from bot.db.models import Host, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.pricing import Token
+from bot.domain.reputation import NEW_BELOW
 from bot.domain.states import HOLDS_CAPACITY, RentalState, Step, next_state
+from bot.services.reputation import rental_closed
 from bot.services.views import OfferView, RentalView, TimelineView
 
 MAX_ID = 2**31 - 1
@@ -58,7 +60,7 @@ def make_offer_view(settings: Settings, offer: Offer, provider_name: str, host_n
         gpu_count=offer.gpu_count, vram_gb=offer.vram_gb, token=token_of(settings, offer.token_symbol),
         price_per_hour=offer.price_per_hour, min_hours=offer.min_hours, max_hours=offer.max_hours,
         region=offer.region, capacity=offer.capacity, reserved=offer.reserved, status=offer.status,
-        reliability_bps=offer.reliability_bps, host=host_name,
+        reliability_bps=offer.reliability_bps, provider_new=offer.provider_outcomes < NEW_BELOW, host=host_name,
     )
 
 
@@ -130,6 +132,7 @@ async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *
             .values(reserved=Offer.reserved - 1).execution_options(synchronize_session=False)
         )
     await session.refresh(rental)
+    rental_closed(session, rental.provider_id, target)
     add_timeline(session, rental.id, step.value, detail, actor_user_id=actor_user_id,
                  from_state=current.value, to_state=target.value)
     return target

@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.chain.escrow import EscrowClient, EscrowError, Status, TxFailed
 from bot.chain.models import EVENT_APPLIED, ChainEvent
+from bot.domain.reputation import provider_failure
 from bot.db.models import Host, Offer, Provider, Rental, User
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, enqueue, move
@@ -173,6 +174,7 @@ class Fulfilment:
                 offer.status = "flagged"
                 provider = await session.get(Provider, rental.provider_id)
                 provider.failed_count += 1
+                rental.outcome = provider_failure(reason).value      # counts against the provider's reputation
                 await enqueue(session, f"rental:{rental.id}:provider-failed", "dm",
                               f"Rental #{rental.id} on your offer #{offer.id} could not be delivered: {reason}. "
                               "The renter is refunded and the offer is paused (flagged) until an admin reviews it.",

@@ -106,7 +106,7 @@ class OfferService:
             provider = await self._provider_of(session, actor)
             host = await self._pick_host(session, provider, spec.host)
             offer = Offer(provider_id=provider.id, host_id=host.id, reserved=0, status="active",
-                          reliability_bps=_reliability(provider))
+                          reliability_bps=provider.reliability_bps, provider_outcomes=provider.outcome_count)
             self._apply(offer, spec, creating=True)
             session.add(offer)
             await session.flush()
@@ -237,8 +237,3 @@ async def listing_changed(session: AsyncSession, kind: Kind, view: OfferView) ->
     await notify(session, kind, f"listing:{view.id}:{kind.value}:{secrets.token_hex(8)}",
                  data={"offer": offer_data(view)}, offer_id=view.id)
 
-
-def _reliability(provider: Provider) -> int:
-    """Share of started rentals delivered; new providers start at 100 %."""
-    done = provider.delivered_count + provider.failed_count
-    return 10_000 if done == 0 else provider.delivered_count * 10_000 // done

@@ -24,6 +24,7 @@ class OfferView:
     status: str
     reliability_bps: int
     host: str | None
+    provider_new: bool = False      # too few closed rentals to judge: shown as "new", not scored
 
     @property
     def available(self) -> int:
