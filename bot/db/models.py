@@ -28,6 +28,8 @@ class User(Base):
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))   # its accounts joined that
+    #                                     user after a wallet sign-in (bot.services.identity)
 
     identities: Mapped[list["Identity"]] = relationship(back_populates="user")
 

@@ -20,6 +20,7 @@ class NoticeRow(Base):
     """One event to tell people about, exactly once per dedupe key."""
 
     __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_unwiped", "sensitive", "wiped_at"),)   # the wipe sweep's scan
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -130,6 +130,9 @@ async def _destinations(session: AsyncSession, settings: Any, row: NoticeRow,
 
 
 async def _dm_target(session: AsyncSession, settings: Any, user_id: int, rental_id: int | None) -> dict | None:
+    from bot.services.identity import current_user_id
+
+    user_id = await current_user_id(session, user_id)    # an account attached to a wallet's user since
     idents = [i for i in (await session.scalars(select(Identity).where(Identity.user_id == user_id))).all()
               if platform_enabled(settings, i.platform)]
     if not idents:

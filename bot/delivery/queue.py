@@ -25,10 +25,10 @@ from bot.delivery.models import DeliveryRow, NoticeRow
 from bot.delivery.notify import notify, seal_aad
 from bot.delivery.refs import REF_PURPOSE, PlatformRef, forget, lookup, remember
 from bot.delivery.render import offer_data, render
+from bot.delivery.sweep import WIPED
 from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
-WIPED = "{}"
 MAX_REASON = 500
 
 

@@ -37,4 +37,15 @@ async def attach(session: AsyncSession, from_user_id: int, to_user_id: int) -> i
                                   .values(user_id=to_user_id).execution_options(synchronize_session=False))
     if target.ssh_public_key is None and source.ssh_public_key is not None:
         target.ssh_public_key = source.ssh_public_key
+    source.merged_into_id = target.id     # whoever still holds the old user id reaches the person
     return moved.rowcount
+
+
+async def current_user_id(session: AsyncSession, user_id: int) -> int:
+    """The user an account was attached to (following merges), or `user_id` itself."""
+    for _ in range(8):          # merges only ever point at a user with a wallet: short chains
+        merged = await session.scalar(select(User.merged_into_id).where(User.id == user_id))
+        if merged is None:
+            return user_id
+        user_id = merged
+    return user_id

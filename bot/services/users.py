@@ -54,6 +54,8 @@ class UserService:
                 user = await session.get(User, ident.user_id)
                 if (user.is_admin, user.is_support) != (is_admin, is_support):
                     user.is_admin, user.is_support = is_admin, is_support
+                if ident.display_name != name:     # renamed on the platform: show the new name
+                    ident.display_name = user.display_name = name
                 if ident.last_seen_at is None or self.ctx.now() - ident.last_seen_at > SEEN_EVERY:
                     ident.last_seen_at = self.ctx.now()     # account notices go where they were last seen
             return Actor(user_id=user.id, name=user.display_name, platform=platform,

@@ -67,6 +67,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notices_rental_id'), ['rental_id'], unique=False)
+        batch_op.create_index('ix_notices_unwiped', ['sensitive', 'wiped_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_notices_user_id'), ['user_id'], unique=False)
 
     op.create_table('timers',
@@ -126,10 +127,18 @@ def upgrade() -> None:
     with op.batch_alter_table('rentals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('platform', sa.String(length=16), nullable=True))
 
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_users_merged_into_id_users'), 'users', ['merged_into_id'], ['id'])
+
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_users_merged_into_id_users'), type_='foreignkey')
+        batch_op.drop_column('merged_into_id')
+
     
     with op.batch_alter_table('rentals', schema=None) as batch_op:
         batch_op.drop_column('platform')
@@ -173,6 +182,7 @@ def downgrade() -> None:
     with op.batch_alter_table('notices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notices_user_id'))
         batch_op.drop_index(batch_op.f('ix_notices_rental_id'))
+        batch_op.drop_index('ix_notices_unwiped')
 
     op.drop_table('notices')
     op.drop_table('places')
