@@ -59,6 +59,11 @@ class ChainSettings(_Section):
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
+    receipt_wait_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="how long one round waits for the bot's own transaction to be mined")
+    tx_stuck_after_s: float = Field(default=60.0, gt=0, le=3600,
+                                    description="a transaction of the bot's not mined after this is re-sent "
+                                                "with the same nonce at a higher fee")
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
@@ -98,6 +103,8 @@ class DiscordSettings(_Section):
     listings_channel_id: int | None = None
     support_channel_id: int | None = None
     support_role_id: int | None = None
+    support_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are support staff")
+    admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
 

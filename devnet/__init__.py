@@ -6,6 +6,8 @@
   for a person's phone wallet;
 - `devnet.sshd` + `fake_nvidia_smi`: a local OpenSSH server (needs root) set up like a provider's
   machine, with a fake GPU;
+- `devnet.discord`: a loopback Discord (REST + gateway) the real discord.py client runs against,
+  every request and answer validated against Discord's OpenAPI description;
 - `devnet.telegram`: a loopback Telegram Bot API for the real python-telegram-bot client, every
   call and answer checked against the official API description (shared/specs/telegram/api.json).
 

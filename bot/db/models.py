@@ -153,6 +153,9 @@ class Rental(Base):
     renter_address: Mapped[str | None] = mapped_column(String(42))   # quoted wallet addresses: the deposit
     provider_address: Mapped[str | None] = mapped_column(String(42)) # must come from / pay exactly these
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
+    # when a worker may next take up the rental's current step: a claim's lease (a crashed worker's
+    # claim runs out) or the next try after a transient failure (an unreachable host)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set

@@ -19,8 +19,11 @@ from bot.services.disputes import DisputeService
 from bot.services.hosts import HostService
 from bot.services.offers import OfferService, OfferSpec
 from bot.services.outbox import OutboxService
+from bot.services.kv import KeyValueService
 from bot.services.payments import PaymentService
+from bot.services.places import PlaceService
 from bot.services.rentals import RentalService
+from bot.services.suggestions import SuggestionService
 from bot.services.users import UserService
 from bot.services.wallets import WalletService
 
@@ -42,6 +45,9 @@ class Services:
         self.timers = TimerService(ctx)           # reminders kept in the store
         self.wallets = WalletService(ctx)
         self.payments = PaymentService(ctx)
+        self.places = PlaceService(ctx)          # who the caller is where they call from; chat set-ups
+        self.kv = KeyValueService(ctx)
+        self.suggestions = SuggestionService(ctx)
 
     async def maintain_store(self) -> None:
         """Refresh the query planner's statistics (SQLite: PRAGMA optimize; PostgreSQL's

@@ -82,7 +82,7 @@ async def rental_view(session: AsyncSession, settings: Settings, rental: Rental,
         token=token_of(settings, rental.token_symbol, rental.token_decimals, rental.token_address),
         hours=rental.hours, price_per_hour=rental.price_per_hour, amount=rental.amount, fee=rental.fee,
         fee_bps=rental.fee_bps, state=rental.state, deposit_deadline=rental.deposit_deadline,
-        started_at=rental.started_at, ends_at=rental.ends_at, timeline=timeline,
+        started_at=rental.started_at, ends_at=rental.ends_at, timeline=timeline, renter_id=rental.renter_id,
     )
 
 

@@ -123,7 +123,9 @@ class PaymentService:
                                f"{rental.state.replace('_', ' ')})")
             if self.ctx.box is None:
                 raise NotAvailableYet("the master key is not set, so credentials cannot be opened")
-            return self.ctx.box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
+            from bot.services.fulfilment.delivery import open_credentials
+
+            return open_credentials(self.ctx.box, rental)
 
     async def _renter_rental(self, session, actor: Actor, rental_id: int) -> Rental:
         rental = await get_rental(session, rental_id)

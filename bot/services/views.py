@@ -66,6 +66,7 @@ class RentalView:
     started_at: datetime | None
     ends_at: datetime | None
     timeline: list[TimelineView] = field(default_factory=list)
+    renter_id: int | None = None      # the renter's user id (who may pay, extend, end)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class HostView:
     public_key: str
     host_key_fingerprint: str | None
     verified: bool
+    gpu_report: str | None = None     # what the host reported, as the provider's machine wrote it (user text)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.ssh.errors import SshError
+from bot.ssh.errors import CommandTimeout, HostUnreachable, SshError
 from bot.ssh.gpu import Gpu, GpuSpec, check_gpus, parse_gpuinfo
 from bot.ssh.helper import create_account, gpuinfo_raw, list_accounts, revoke_account
 from bot.ssh.keys import KeyPair, fingerprint, generate_keypair
@@ -52,6 +52,7 @@ class ProvisionResult:
     reason: str = ""                      # why not ok; safe to show (our words, escaped provider text)
     credentials: Credentials | None = None
     revoked: bool = False                 # not ok: the account was removed again (else reconcile will)
+    transient: bool = False               # not ok because the host did not answer (worth another try later)
 
 
 async def verify_host(pool: SshPool, target: HostTarget) -> HostVerification:
@@ -96,7 +97,9 @@ async def provision(pool: SshPool, target: HostTarget, *, user: str, ends_at: da
             raise failure
         reason = str(failure) if failure is not None else f"GPU check failed: {check.reason}"
         gpus = () if failure is not None else check.found
-        return ProvisionResult(False, user, gpus, reason, None, await _revoke_quietly(pool, target, user))
+        transient = isinstance(failure, (HostUnreachable, CommandTimeout))
+        return ProvisionResult(False, user, gpus, reason, None, await _revoke_quietly(pool, target, user),
+                               transient=transient)
     key_file = pair and f"gpuflow-{user}.key"
     creds = Credentials(host=target.address, port=target.port, user=user, ends_at=ends_at,
                         ssh_command=ssh_command(target, user, key_file), key_fingerprint=fingerprint(public),

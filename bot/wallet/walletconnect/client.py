@@ -108,7 +108,8 @@ class SignClient:
 
     def __init__(self, store: SessionStore, *, metadata: dict[str, Any], project_id: str | None = None,
                  relay_url: str = DEFAULT_RELAY_URL, on_session_deleted: SessionDeletedCallback | None = None,
-                 proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0) -> None:
+                 proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0,
+                 relay_retry_s: float = 5.0) -> None:
         if relay_url == DEFAULT_RELAY_URL and not project_id:
             log.warning("the public WalletConnect relay refuses clients without a Reown project id")
         self._store = store
@@ -119,6 +120,7 @@ class SignClient:
         self._on_session_deleted = on_session_deleted
         self._proposal_ttl = proposal_ttl
         self._relay_call_timeout = relay_call_timeout
+        self._relay_retry_s = relay_retry_s
         self.sessions: dict[str, Session] = {}
         self._proposals_by_pairing: dict[str, _Proposal] = {}
         self._proposals_by_session: dict[str, _Proposal] = {}
@@ -145,7 +147,7 @@ class SignClient:
                 else:
                     self.sessions[session.topic] = session
         self._relay = RelayClient(self._relay_url, self.identity, self._on_message, project_id=self._project_id,
-                                  call_timeout=self._relay_call_timeout)
+                                  call_timeout=self._relay_call_timeout, retry_interval=self._relay_retry_s)
         for topic in self.sessions:
             self._relay.track(topic)  # batch-subscribed on every (re)connection, the first included
         await self._relay.start(timeout=connect_timeout, require_connection=require_relay)

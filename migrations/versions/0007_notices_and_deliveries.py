@@ -1,8 +1,8 @@
 """notices and their per-platform deliveries (replacing the outbox), places, message references, timers;
 the platform of a rental and where an identity was last seen
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 09:01:07.777050
 """
 from alembic import op
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 import bot.db.base
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
