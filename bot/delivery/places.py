@@ -4,7 +4,8 @@ Set by the configuration (synced at start, `source="config"`) and by an admin's 
 (`source="setup"`); the fan-out reads them when a listings or support notice is queued. One row
 per (platform, purpose, chat): a Discord guild has one listings channel, a Telegram chat is its
 own place. `channel_id` is where to post (a Discord channel; for Telegram a different chat than
-the one set up, if any); `role_id` on a support place is the platform role of support staff.
+the one set up, if any). A "support-role" row is no destination: its `role_id` is the platform
+role that makes members of that chat support staff.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.delivery.models import Place
 from bot.domain.errors import InvalidInput, PermissionDenied
 from bot.services.context import Actor, ServiceContext
 
-PURPOSES = ("listings", "support")
+PURPOSES = ("listings", "support", "support-role")
 _MAX_ID = 64
 
 
@@ -55,7 +56,7 @@ class PlaceStore:
         if actor is not None and not (actor.is_admin or platform_admin):
             raise PermissionDenied("only admins can set where listings and support messages go")
         if purpose not in PURPOSES:
-            raise InvalidInput("a place is for listings or support")
+            raise InvalidInput("a place is for listings, support or the support role")
         platform = _clean_id(platform, "platform")
         chat = _clean_id(chat_id, "chat id")
         channel, role = _clean_id(channel_id, "channel id"), _clean_id(role_id, "role id")
@@ -65,9 +66,7 @@ class PlaceStore:
             if row is None:
                 row = Place(platform=platform, purpose=purpose, chat_id=chat)
                 session.add(row)
-            row.channel_id, row.source = channel, source
-            if role is not None or purpose != "support":
-                row.role_id = role
+            row.channel_id, row.role_id, row.source = channel, role, source
             row.updated_at = self.ctx.now()
             await session.flush()
             return _view(row)
@@ -92,7 +91,7 @@ class PlaceStore:
 
     async def support_roles(self, platform: str, chat_id) -> set[str]:
         """The platform roles that make someone support staff in that chat."""
-        return {p.role_id for p in await self.list(platform, "support") if p.chat_id == str(chat_id) and p.role_id}
+        return {p.role_id for p in await self.list(platform, "support-role") if p.chat_id == str(chat_id) and p.role_id}
 
     async def sync_from_config(self) -> None:
         """The places the configuration names (discord.*_channel_id, telegram.*_chat_id)."""
@@ -103,8 +102,9 @@ class PlaceStore:
         if d.listings_channel_id is not None:
             wanted.append(("discord", "listings", guild, str(d.listings_channel_id), None))
         if d.support_channel_id is not None:
-            role = str(d.support_role_id) if d.support_role_id is not None else None
-            wanted.append(("discord", "support", guild, str(d.support_channel_id), role))
+            wanted.append(("discord", "support", guild, str(d.support_channel_id), None))
+        if d.support_role_id is not None:
+            wanted.append(("discord", "support-role", guild, None, str(d.support_role_id)))
         if t.listings_chat_id is not None:
             wanted.append(("telegram", "listings", str(t.listings_chat_id), None, None))
         if t.support_chat_id is not None:

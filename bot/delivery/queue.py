@@ -121,11 +121,25 @@ class DeliveryQueue:
                 action = "edit" if ref is not None else "post"
         if d.purpose == "listings" and n.offer_id is not None and action != "delete":
             data = {**data, "offer": await self._offer_now(session, n.offer_id)}
+        thread = spec_of(kind).thread and d.purpose == "support"
+        if thread and n.rental_id is not None:      # whom to add to the dispute's thread, on this platform
+            data = {**data, "members": await self._parties_on(session, n.rental_id, d.platform)}
         return Delivery(id=d.id, key=d.idempotency_key, platform=d.platform, purpose=d.purpose, action=action,
                         kind=kind, message=render(kind, data, d.purpose), data=data, chat_id=d.chat_id,
                         channel_id=d.channel_id, recipient=d.recipient, ref=ref,
-                        thread=spec_of(kind).thread and d.purpose == "support", sensitive=n.sensitive,
+                        thread=thread, sensitive=n.sensitive,
                         attempt=d.attempts, user_id=n.user_id, rental_id=n.rental_id, offer_id=n.offer_id)
+
+    async def _parties_on(self, session, rental_id: int, platform: str) -> list[str]:
+        """The renter's and the provider's user ids on `platform` (those who have an account there)."""
+        from bot.db.models import Identity, Provider, Rental
+
+        rental = await session.get(Rental, rental_id)
+        provider = await session.get(Provider, rental.provider_id) if rental else None
+        users = [u for u in (rental.renter_id if rental else None, provider.user_id if provider else None) if u]
+        rows = (await session.scalars(select(Identity.platform_user_id).where(
+            Identity.user_id.in_(users), Identity.platform == platform).order_by(Identity.id))).all()
+        return list(rows)
 
     def _open(self, n: NoticeRow) -> dict | None:
         if not n.sensitive:
