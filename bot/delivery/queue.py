@@ -162,15 +162,16 @@ class DeliveryQueue:
         so later notices edit it. False if it was marked already (a resend after a lost lease)."""
         now = self.ctx.now()
         async with self.ctx.sessions.begin() as session:
-            result = await session.execute(
+            row = (await session.execute(
                 update(DeliveryRow).where(DeliveryRow.id == delivery.id,
                                           DeliveryRow.status.in_(("claimed", "pending")))
                 .values(status="sent", sent_at=now, lease_until=None, last_error=None,
                         message_ref=ref.encode() if ref else None)
-                .execution_options(synchronize_session=False))
-            if result.rowcount != 1:
+                .returning(DeliveryRow.notice_id, DeliveryRow.subject, DeliveryRow.purpose, DeliveryRow.platform,
+                           DeliveryRow.chat_id, DeliveryRow.coalesce_key)
+                .execution_options(synchronize_session=False))).first()
+            if row is None:
                 return False
-            row = await session.get(DeliveryRow, delivery.id)
             if row.subject and row.purpose in REF_PURPOSE:
                 purpose = REF_PURPOSE[row.purpose]
                 if delivery.action == "delete":
