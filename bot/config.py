@@ -27,6 +27,7 @@ SECRET_ENV: dict[str, str] = {
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
+    "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
 }
 
 
@@ -107,13 +108,32 @@ class DiscordSettings(_Section):
     admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1, le=1024, description="set to run sharded (AutoShardedClient)")
+    shard_ids: list[int] | None = Field(default=None, description="the shards this process runs (default: all)")
+    ack_after_s: float = Field(default=1.0, gt=0, le=2.5,
+                               description="answer directly if the core is done by then, else defer (Discord allows 3 s)")
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, v: list[int] | None, info) -> list[int] | None:
+        count = info.data.get("shard_count")
+        if v is not None and (count is None or any(not 0 <= i < count for i in v) or len(set(v)) != len(v)):
+            raise ValueError("needs shard_count, and each id once, from 0 to shard_count - 1")
+        return v
 
 
 class TelegramSettings(_Section):
     enabled: bool = False
     listings_chat_id: int | None = None
     support_chat_id: int | None = Field(default=None, description="a forum supergroup for dispute topics")
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: str = Field(default="https://api.telegram.org/bot", description="Bot API server (self-hosted: yours)")
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts updates to; "
+                                    "unset: long polling")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    conversation_timeout_s: int = Field(default=600, ge=10, le=86400,
+                                        description="how long the bot waits for an answer to its question")
 
 
 class WalletConnectSettings(_Section):
@@ -195,6 +215,7 @@ class Settings(BaseSettings):
     arbiter_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
 
     @field_validator("master_key")
     @classmethod

@@ -83,6 +83,24 @@ class CommandRouter:
             return error_reply(exc.message)
         return await self._run(inv, who, cmd, raw, typed=False)
 
+    async def preflight(self, inv: Invocation, path: str, args: Mapping[str, object] | None = None
+                        ) -> tuple[Reply | None, dict[str, object]]:
+        """Every check a typed call gets before it runs (role, implied arguments, types and bounds),
+        without running it: for a front-end that asks for a confirmation first (/resolve). Returns
+        (the refusal, or None) and the arguments with implied ones filled in."""
+        cmd = spec.get(path) if isinstance(path, str) else None
+        if cmd is None:
+            return error_reply(f"unknown command /{str(path)[:30]}: try /help"), {}
+        raw = dict(args or {})
+        try:
+            actor = await self.services.places.actor(inv)
+            self._check_role(cmd, actor)
+            await self._fill_implied(cmd, inv, raw)
+            bind(cmd, raw, typed=True)
+        except UserError as exc:
+            return error_reply(exc.message), raw
+        return None, raw
+
     async def suggest(self, inv: Invocation, path: str, option: str, prefix: str = "") -> list[Suggestion]:
         """Autocomplete for one option of a command, from the option's source in the table
         (listed GPU models, the caller's offers, rentals, hosts...). Never raises: an unknown

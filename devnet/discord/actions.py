@@ -84,16 +84,19 @@ class InteractionHandle:
 
 
 class ActionsMixin:
-    async def slash(self: DiscordEmulator, user: User, command: str, *, channel: Channel, **options: Any
-                    ) -> InteractionHandle:
-        """`await emu.slash(alice, "offer create", channel=ch, gpu="A100", count=2)`."""
-        data = self._command_data(command, channel, options, focused=None)
+    async def slash(self: DiscordEmulator, user: User, command: str, *, channel: Channel | None = None,
+                    **options: Any) -> InteractionHandle:
+        """`await emu.slash(alice, "offer create", channel=ch, gpu="A100", count=2)`; without a
+        channel the person runs it in their DM with the bot."""
+        channel = channel or self.state.dm_channel(user.id)
+        data = self._command_data(command, channel, user, options, focused=None)
         return self._dispatch(2, data, user, channel)
 
-    async def autocomplete(self: DiscordEmulator, user: User, command: str, *, channel: Channel, focused: str,
-                           **options: Any) -> InteractionHandle:
+    async def autocomplete(self: DiscordEmulator, user: User, command: str, *, focused: str,
+                           channel: Channel | None = None, **options: Any) -> InteractionHandle:
         """The person is typing into option `focused` (its partial text in `options`)."""
-        data = self._command_data(command, channel, options, focused=focused)
+        channel = channel or self.state.dm_channel(user.id)
+        data = self._command_data(command, channel, user, options, focused=focused)
         return self._dispatch(4, data, user, channel)
 
     async def click(self: DiscordEmulator, user: User, message: Message, custom_id: str) -> InteractionHandle:
@@ -148,17 +151,29 @@ class ActionsMixin:
                               self.state.users[first.user_id], channel, message)
 
     # -- building blocks ---------------------------------------------------------------------------
-    def _find_command(self: DiscordEmulator, name: str, channel: Channel) -> Command:
+    def _find_command(self: DiscordEmulator, name: str, channel: Channel, user: User) -> Command:
+        """The command as the Discord client offers it: guild commands only in their guild, global
+        ones in DMs only if their contexts allow BOT_DM, hidden from members lacking
+        `default_member_permissions`."""
+        in_dm = channel.guild_id is None
         matches = [c for c in self.state.commands.values() if c.name == name and c.type == 1
-                   and (c.guild_id is None or c.guild_id == channel.guild_id)]
+                   and (c.guild_id is None or c.guild_id == channel.guild_id)
+                   and (not in_dm or c.guild_id is None and (c.contexts is None or 1 in c.contexts))
+                   and (in_dm or c.contexts is None or 0 in c.contexts)]
         if not matches:
-            raise ClientRefused(f"/{name} is not registered (for this guild)")
-        return sorted(matches, key=lambda c: c.guild_id is None)[0]
+            raise ClientRefused(f"/{name} is not offered {'in DMs' if in_dm else 'in this guild'}")
+        command = sorted(matches, key=lambda c: c.guild_id is None)[0]
+        needed = int(command.default_member_permissions or 0)
+        if not in_dm and needed and self.permissions_in(channel, user.id) & needed != needed:
+            raise ClientRefused(f"/{name} is hidden from {user.username} (default_member_permissions)")
+        if in_dm and command.default_member_permissions == "0":
+            raise ClientRefused(f"/{name} is disabled for everyone but admins")
+        return command
 
-    def _command_data(self: DiscordEmulator, command: str, channel: Channel, given: dict[str, Any],
+    def _command_data(self: DiscordEmulator, command: str, channel: Channel, user: User, given: dict[str, Any],
                       focused: str | None) -> dict[str, Any]:
         words = command.split()
-        top = self._find_command(words[0], channel)
+        top = self._find_command(words[0], channel, user)
         resolved: dict[str, dict[str, Any]] = {}
         schema, path = top.options, []
         for word in words[1:]:

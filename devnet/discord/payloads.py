@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from devnet.discord.model import (DM, Attachment, Channel, Command, Guild, Member, Message, Role, User)
+from devnet.discord.model import (DM, MENTION_EVERYONE, Attachment, Channel, Command, Guild, Member, Message, Role, User)
 from devnet.discord.state import State
 
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024       # an unboosted guild's upload limit (10 MiB)
@@ -95,8 +95,11 @@ def mentions(state: State, c: Channel, content: str, allowed: dict[str, Any] | N
     users = [int(u) for u in _USER_MENTION.findall(content) if int(u) in state.users]
     roles = [int(r) for r in _ROLE_MENTION.findall(content)]
     everyone = "@everyone" in content or "@here" in content
-    if c.guild_id:
-        roles = [r for r in roles if r in state.guilds[c.guild_id].roles]
+    if c.guild_id:     # a role pings if it is mentionable or the bot may mention everyone
+        guild = state.guilds[c.guild_id]
+        may_all = bool(guild.permissions(state.bot.id) & MENTION_EVERYONE)
+        roles = [r for r in roles if r in guild.roles and (guild.roles[r].mentionable or may_all)]
+        everyone = everyone and may_all
     else:
         roles = []
     if allowed is None:

@@ -111,7 +111,8 @@ def _overwrite(call: Call, guild_id: int | None) -> Reply:
         command = Command(
             id=kept.id if kept else state.ids.next(), application_id=state.application_id, name=body["name"],
             description=body.get("description") or "", type=kind, guild_id=guild_id,
-            options=body.get("options") or [], default_member_permissions=body.get("default_member_permissions"),
+            options=body.get("options") or [],
+            default_member_permissions=_perm_string(body.get("default_member_permissions")),
             contexts=body.get("contexts"), integration_types=body.get("integration_types"),
             nsfw=bool(body.get("nsfw")), version=state.ids.next(),
             extra={k: v for k, v in body.items() if k not in known and v is not None})
@@ -119,6 +120,11 @@ def _overwrite(call: Call, guild_id: int | None) -> Reply:
         made.append(command)
     emu.commands_synced(guild_id)
     return Reply(200, [payloads.command(c) for c in made])
+
+
+def _perm_string(value: Any) -> str | None:
+    """Sent as an integer or a string; Discord always returns the bitfield as a string."""
+    return None if value is None else str(int(value))
 
 
 def _list(call: Call, guild_id: int | None) -> Reply:

@@ -227,7 +227,17 @@ async def delete_message(emu: "TelegramEmulator", p: dict[str, Any]) -> bool:
     return True
 
 
+async def send_chat_action(emu: "TelegramEmulator", p: dict[str, Any]) -> bool:
+    writable_chat(emu, p)
+    actions = ("typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+               "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note")
+    if p["action"] not in actions:
+        raise bad_request("wrong parameter action in request")
+    return True
+
+
 HANDLERS = {
+    "sendChatAction": send_chat_action,
     "sendMessage": send_message,
     "sendPhoto": send_photo,
     "sendDocument": send_document,

@@ -13,7 +13,7 @@ import asyncio
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -39,6 +39,7 @@ class Webhook:
         self._session: aiohttp.ClientSession | None = None
         self.last_error: tuple[int, str] | None = None
         self.delivered = 0
+        self.on_post: Callable[[dict[str, Any]], None] = lambda update: None
 
     @property
     def pending(self) -> list[dict[str, Any]]:
@@ -69,6 +70,7 @@ class Webhook:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.secret} if self.secret else {}
         try:
+            self.on_post(update)
             async with self._session.post(self.url, json=update, headers=headers) as resp:
                 await resp.read()
                 if 200 <= resp.status < 300:
@@ -102,6 +104,7 @@ class Updates:
         self.emu = emu
         self.pending: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
+        self.handed_over: dict[int, float] = {}    # update_id -> when the bot first received it
         self.allowed: list[str] | None = None
         self.webhook: Webhook | None = None
         self._next_id = 1
@@ -153,7 +156,11 @@ class Updates:
                     raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure that "
                                         "only one bot instance is running")
                 if self.pending or time.monotonic() >= deadline:
-                    return self.pending[:limit]
+                    batch = self.pending[:limit]
+                    stamp = time.monotonic()
+                    for update in batch:
+                        self.handed_over.setdefault(update["update_id"], stamp)
+                    return batch
                 try:
                     await asyncio.wait_for(self._cond.wait(), deadline - time.monotonic())
                 except asyncio.TimeoutError:
@@ -179,6 +186,7 @@ class Updates:
         if p.get("drop_pending_updates"):
             backlog = []
         self.webhook = Webhook(url, secret, connections, self.emu.webhook_retry_delay)
+        self.webhook.on_post = lambda u: self.handed_over.setdefault(u["update_id"], time.monotonic())
         for update in backlog:
             self.webhook.enqueue(update)
         return True

@@ -45,3 +45,41 @@ async def bot(emu, world):
     finally:
         await minibot.stop()
     assert minibot.errors == [], f"the test bot's handlers failed: {minibot.errors}"
+
+
+@pytest.fixture
+async def market_app(emu, world, tmp_path):
+    """The core (SQLite) configured for the emulated guild: support role, listings and support channels."""
+    from bot.app import open_app
+    from tests.conftest import Clock, test_settings
+
+    discord_settings = {"enabled": True, "guild_id": world["guild"].id, "support_role_id": world["support"].id,
+                        "listings_channel_id": world["listings"].id, "support_channel_id": world["general"].id,
+                        "rest_base_url": emu.rest_base, "gateway_url": emu.gateway_url}
+    settings = test_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", data_dir=tmp_path, discord=discord_settings)
+    application = await open_app(settings, clock=Clock())
+    try:
+        yield application
+    finally:
+        await application.close()
+
+
+@pytest.fixture
+async def front(emu, market_app):
+    """The product's Discord front-end, logged in to the emulator and synced."""
+    import asyncio
+
+    from handlers.discord.client import DiscordFrontend
+
+    frontend = DiscordFrontend(market_app, market_app.settings.discord, emu.token)
+    task = await frontend.start()
+    done, _ = await asyncio.wait({task, asyncio.ensure_future(frontend.ready.wait())}, timeout=15,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    assert frontend.ready.is_set(), "the front-end did not become ready"
+    try:
+        yield frontend
+    finally:
+        await frontend.close()
+        await asyncio.wait({task}, timeout=10)

@@ -109,12 +109,18 @@ class MiniBot:
                 return
             await interaction.followup.send("sent by DM", ephemeral=True)
 
+        @tree.command(name="setup", description="Admins only")
+        @app_commands.default_permissions(manage_guild=True)
+        async def setup(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("set up", ephemeral=True)
+
         @tree.error
         async def on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
             self.errors.append(error)
 
     async def on_ready(self) -> None:
         self.client.add_dynamic_items(RentButton)
+        await self.tree.sync()                          # global: what DMs offer
         self.tree.copy_global_to(guild=self.guild)
         await self.tree.sync(guild=self.guild)
         self.ready.set()

@@ -16,7 +16,7 @@ async def test_login_identifies_and_syncs_guild_commands(emu, world, bot):
     assert bot.client.application_id == emu.state.application_id
     assert bot.client.get_guild(world["guild"].id).name == "GPU Club"
     names = sorted(c.name for c in emu.state.commands.values() if c.guild_id == world["guild"].id)
-    assert names == ["dm", "market", "ping", "rent", "slow"]
+    assert names == ["dm", "market", "ping", "rent", "setup", "slow"]
     market = next(c for c in emu.state.commands.values() if c.name == "market")
     assert sorted((o["name"], o["type"]) for o in market.options) == [("admin", 2), ("post", 1)]
 
@@ -158,3 +158,14 @@ async def test_member_and_roles_fetch(emu, world, bot):
     roles = await guild.fetch_roles()
     assert "support" in [r.name for r in roles]
     await asyncio.sleep(0)
+
+
+async def test_commands_in_a_dm_and_hidden_commands(emu, world, bot):
+    alice, owner = world["alice"], emu.state.users[world["guild"].owner_id]
+    handle = await emu.slash(alice, "ping", n=9)                 # in alice's DM with the bot
+    await handle.answered()
+    assert handle.message.content == "pong 9" and emu.state.channels[handle.message.channel_id].is_dm
+    with pytest.raises(ClientRefused, match="hidden"):
+        await emu.slash(alice, "setup", channel=world["general"])      # needs Manage Server
+    allowed = await emu.slash(owner, "setup", channel=world["general"])
+    await allowed.answered()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from dataclasses import dataclass
 from typing import AsyncIterator, Iterable
 
 import pytest
@@ -72,3 +73,48 @@ async def webhook(app: Application, secret: str | None, port: int | None = None)
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+
+@dataclass
+class Frontend:
+    """The product's Telegram front-end on a real runtime (SQLite), talking to the emulator."""
+    tg: LoopbackTelegram
+    runtime: object
+    app: Application
+
+    @property
+    def services(self):
+        return self.runtime.services
+
+
+@pytest.fixture
+async def frontend_factory(tg: LoopbackTelegram, tmp_path):
+    """start(**settings overrides) -> Frontend; everything stopped after the test."""
+    from bot.runtime import start_runtime
+    from handlers.telegram.app import build_application, start_application, stop_application
+    from tests.conftest import test_settings
+
+    started: list[Frontend] = []
+
+    async def start(runtime=None, **overrides) -> Frontend:
+        telegram = {"enabled": True, "base_url": tg.base_url, "base_file_url": tg.base_file_url,
+                    **overrides.pop("telegram", {})}
+        if runtime is None:
+            settings = test_settings(f"sqlite+aiosqlite:///{tmp_path / 'tg.db'}", data_dir=tmp_path,
+                                     telegram=telegram, telegram_token=tg.token, **overrides)
+            runtime = await start_runtime(settings)
+            owned = True
+        else:                          # the caller's runtime, configured for this emulator already
+            settings, owned = runtime.app.settings, False
+        app = build_application(settings, tg.token)
+        await start_application(app, runtime, settings)
+        front = Frontend(tg, runtime, app)
+        front.owned = owned  # type: ignore[attr-defined]
+        started.append(front)
+        return front
+
+    yield start
+    for front in started:
+        await stop_application(front.app)
+        if front.owned:  # type: ignore[attr-defined]
+            await front.runtime.close()
