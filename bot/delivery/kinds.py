@@ -35,6 +35,7 @@ class Kind(str, enum.Enum):
     DEPOSIT_MISMATCH = "deposit-mismatch"
     EXTENDED = "extended"
     PROVIDER_FAILED = "provider-failed"
+    ACCESS_FAILED = "access-failed"      # running on chain, but its access could not be set up
     DISPUTE_ACCESS = "dispute-access"
     DISPUTE_RESOLVED = "dispute-resolved"
     # support
@@ -42,6 +43,8 @@ class Kind(str, enum.Enum):
     DISPUTE_TIMEOUT = "dispute-timeout"
     SETTLED_UNRESOLVED = "settled-unresolved"
     UNKNOWN_DEPOSIT = "unknown-deposit"
+    ACCESS_FAILED_SUPPORT = "access-failed-support"
+    DEPOSIT_MISMATCH_SUPPORT = "deposit-mismatch-support"
     DELIVERY_FAILED = "delivery-failed"
     # wallet conversations
     WALLET = "wallet"
@@ -89,12 +92,15 @@ SPECS: dict[Kind, KindSpec] = {
     K.DEPOSIT_MISMATCH: KindSpec(A.PERSON),
     K.EXTENDED: KindSpec(A.PERSON),
     K.PROVIDER_FAILED: KindSpec(A.PERSON),
+    K.ACCESS_FAILED: KindSpec(A.PERSON),
     K.DISPUTE_ACCESS: KindSpec(A.PERSON),
     K.DISPUTE_RESOLVED: KindSpec(A.PERSON),
     K.DISPUTE_OPENED: KindSpec(A.SUPPORT, thread=True),
     K.DISPUTE_TIMEOUT: KindSpec(A.SUPPORT),
     K.SETTLED_UNRESOLVED: KindSpec(A.SUPPORT),
     K.UNKNOWN_DEPOSIT: KindSpec(A.SUPPORT),
+    K.ACCESS_FAILED_SUPPORT: KindSpec(A.SUPPORT),
+    K.DEPOSIT_MISMATCH_SUPPORT: KindSpec(A.SUPPORT),
     K.DELIVERY_FAILED: KindSpec(A.SUPPORT),
     K.WALLET: KindSpec(A.PERSON),
 }

@@ -120,6 +120,21 @@ def is_progress_only(kind: Kind) -> bool:
     return spec.progress and not spec.dm
 
 
+def text_with_files(msg: Message) -> str:
+    """The plain text with text attachments (a private key) written out: for a terminal, which
+    cannot take a file, and for tests and checks."""
+    out = msg.text()
+    for a in msg.attachments:
+        if a.is_image:
+            out += f"\n[image {a.filename}]"
+            continue
+        try:
+            out += f"\n[file {a.filename}]\n{a.data.decode()}"
+        except UnicodeDecodeError:
+            out += f"\n[file {a.filename}, {len(a.data)} bytes]"
+    return out
+
+
 def key_attachment(d: Data) -> list[Attachment]:
     if not d.get("private_key"):
         return []

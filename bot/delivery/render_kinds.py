@@ -17,13 +17,18 @@ def when(value) -> str:
     if not value:
         return "?"
     try:
-        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S UTC")
     except ValueError:
         return str(value)
 
 
 def _head(d: Data) -> tuple:
     return (bold(f"Rental #{d['rental']}"), plain(": "))
+
+
+def _subject(d: Data) -> tuple:
+    """"Rental #7" as the subject of the sentence that follows."""
+    return (bold(f"Rental #{d['rental']}"), plain(" "))
 
 
 @renders(Kind.DEPOSIT_SEEN)
@@ -53,21 +58,22 @@ def _ready(d: Data) -> Message:
 
 @renders(Kind.CREDENTIALS)
 def _credentials(d: Data) -> Message:
-    if "text" in d:         # sealed finished prose from before the typed notices
+    if "text" in d:         # sealed finished prose (the compatibility path)
         msg = Message()
         for line in str(d["text"]).split("\n"):
             msg.add(plain(line))
         return msg
-    msg = Message(title=f"Rental #{d['rental']} is ready")
-    msg.add(plain("Your SSH login (keep it private):"))
-    msg.add(plain("host "), code(str(d["host"])), plain(", port "), code(str(d["port"])), plain(", user "),
+    msg = Message().add(bold(f"Rental #{d['rental']} is ready."), plain(" Your SSH login (keep it private):"))
+    msg.add(plain("  host "), code(str(d["host"])), plain(", port "), code(str(d["port"])), plain(", user "),
             code(str(d["user"])))
-    msg.add(pre(str(d["ssh_command"])))
-    msg.add(plain("key fingerprint "), code(str(d.get("fingerprint", "?"))))
-    msg.add(plain(f"access ends {when(d.get('ends_at'))}"))
+    msg.add(plain("  "), code(str(d["ssh_command"])))
+    if d.get("key_fingerprint"):
+        msg.add(plain("  key fingerprint "), code(str(d["key_fingerprint"])))
+    if d.get("ends_at"):
+        msg.add(plain(f"  access ends {when(d['ends_at'])}"))
     if d.get("private_key"):
-        msg.add(plain("Your private key is attached; save it with permissions 600. The bot forgets it when the "
-                      "rental ends."))
+        msg.add(plain(f"Your private key is attached as {d.get('key_filename') or 'the file'}; save it with "
+                      "permissions 600. The bot forgets it when the rental ends."))
         msg.attachments.extend(key_attachment(d))
     return msg
 
@@ -83,12 +89,12 @@ def _ending_soon(d: Data) -> Message:
 
 @renders(Kind.ENDED)
 def _ended(d: Data) -> Message:
-    return Message().add(*_head(d), plain("has ended and its SSH access is being removed."))
+    return Message().add(*_subject(d), plain("has ended and its SSH access is being removed."))
 
 
 @renders(Kind.REFUNDED)
 def _refunded(d: Data) -> Message:
-    return Message().add(*_head(d), plain(f"was cancelled and {d.get('refund', 'your deposit')} is yours to "
+    return Message().add(*_subject(d), plain(f"was cancelled and {d.get('refund', 'your deposit')} is yours to "
                                           "withdraw ("), code("/withdraw"), plain("): "),
                          user(str(d.get("reason", "the rental could not be started"))), plain("."))
 
@@ -113,19 +119,42 @@ def _deposit_mismatch(d: Data) -> Message:
 @renders(Kind.EXTENDED)
 def _extended(d: Data) -> Message:
     tail = f"; it now ends {when(d['ends_at'])}." if d.get("ends_at") else "."
-    return Message().add(*_head(d), plain(f"extended by {d.get('hours', '?')} h{tail}"))
+    return Message().add(*_subject(d), plain(f"is extended by {d.get('hours', '?')} h{tail}"))
 
 
 @renders(Kind.PROVIDER_FAILED)
 def _provider_failed(d: Data) -> Message:
-    return Message().add(*_head(d), plain(f"on your offer #{d.get('offer', '?')} could not be delivered: "),
+    refunded = "The renter is refunded and the" if d.get("refunded", True) else "The"
+    return Message().add(plain(f"Rental #{d['rental']} on your offer #{d.get('offer', '?')} could not be delivered: "),
                          user(str(d.get("reason", ""))),
-                         plain(". The renter is refunded and the offer is paused (flagged) until an admin reviews it."))
+                         plain(f". {refunded} offer is paused (flagged) until an admin reviews it."))
+
+
+@renders(Kind.ACCESS_FAILED)
+def _access_failed(d: Data) -> Message:
+    rid = d["rental"]
+    return Message().add(*_subject(d), plain("is running on chain, but its access could not be set up ("),
+                         user(str(d.get("reason", ""))), plain("). The bot keeps trying; if it stays unusable, open "),
+                         code(f"/dispute {rid}"), plain(" so support can return your money."))
+
+
+@renders(Kind.ACCESS_FAILED_SUPPORT)
+def _access_failed_support(d: Data) -> Message:
+    return Message().add(*_head(d), plain("running on chain without working access: "),
+                         user(str(d.get("reason", ""))), plain("."))
+
+
+@renders(Kind.DEPOSIT_MISMATCH_SUPPORT)
+def _deposit_mismatch_support(d: Data) -> Message:
+    return Message().add(*_head(d), plain("the escrow accepted a deposit that differs from the rental's quote ("
+                                          + "; ".join(d.get("problems", [])) + "). Deposits need the operator key's "
+                                          "signature: check the fee configuration and who else holds that key. The "
+                                          "bot refunds it."))
 
 
 @renders(Kind.DISPUTE_ACCESS)
 def _dispute_access(d: Data) -> Message:
-    return Message().add(*_head(d), plain("is disputed and its paid time is frozen or over, so its SSH access is "
+    return Message().add(*_subject(d), plain("is disputed and its paid time is frozen or over, so its SSH access is "
                                           "suspended during the dispute: the account and its files on the host were "
                                           "removed, and the rental does not resume after the decision."))
 

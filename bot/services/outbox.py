@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 from bot.delivery.kinds import Audience
 from bot.delivery.models import DeliveryRow, NoticeRow
 from bot.delivery.notify import seal_aad
-from bot.delivery.render import render
+from bot.delivery.render import render, text_with_files
 from bot.services.context import ServiceContext
 from bot.services.views import Notice
 
@@ -51,6 +51,6 @@ class OutboxService:
             data = json.loads(opened) if opened else None
         else:
             data = json.loads(n.data)
-        body = render(n.kind, data).text() if data is not None else "(delivered; its secret content is wiped)"
+        body = text_with_files(render(n.kind, data)) if data is not None else "(delivered; its secret content is wiped)"
         return Notice(id=n.id, target=TARGET[n.audience], user_id=n.user_id, body=body, sensitive=n.sensitive,
                       rental_id=n.rental_id, offer_id=n.offer_id, kind=n.kind)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bot.chat.message import Attachment
 from bot.delivery.queue import Delivery
 from bot.delivery.refs import PlatformRef
+from bot.delivery.render import text_with_files
 from bot.services.views import Notice
 
 PLATFORM = "console"
@@ -53,7 +53,7 @@ class ConsoleDelivery:
         return shown
 
     def _print(self, d: Delivery) -> None:
-        text = d.message.text() + "".join(_attachment_text(a) for a in d.message.attachments)
+        text = text_with_files(d.message)       # a terminal cannot take a file: shown inline
         if self.on_notice is not None:
             self.on_notice(Notice(id=d.id, target=TARGET[d.purpose], user_id=d.user_id, body=text,
                                   sensitive=d.sensitive, rental_id=d.rental_id, offer_id=d.offer_id,
@@ -66,13 +66,3 @@ class ConsoleDelivery:
         else:
             edited = " (edited)" if d.action == "edit" else ""
             self.show(f"  [#{d.purpose}]{edited} {text}")
-
-
-def _attachment_text(a: Attachment) -> str:
-    """A terminal cannot take a file: a text attachment (a private key) is shown inline."""
-    if a.is_image:
-        return f"\n[image {a.filename}]"
-    try:
-        return f"\n[file {a.filename}]\n{a.data.decode()}"
-    except UnicodeDecodeError:
-        return f"\n[file {a.filename}, {len(a.data)} bytes]"
