@@ -120,7 +120,13 @@ async def _run(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"gpuflow running: {', '.join(wanted)}; Ctrl-C to stop", file=sys.stderr)
+    exporter = None
     try:
+        if settings.metrics.port:
+            from bot.observability.exporter import MetricsExporter
+
+            exporter = MetricsExporter(runtime)
+            exporter.start(settings.metrics.port, settings.metrics.host)
         parts = [runner(runtime, stop) for runner in runners]
         if "worker" in wanted:
             parts.append(runtime.run(stop))
@@ -129,6 +135,8 @@ async def _run(args) -> int:
         await asyncio.gather(*parts)
     finally:
         stop.set()
+        if exporter is not None:
+            await exporter.stop()
         await runtime.close()
         if process_lock is not None:
             process_lock.release()
