@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chain.events import EscrowEvent
+from bot.faults import checkpoint
 from bot.db.models import Dispute, Provider, Rental
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.pricing import fee_share, format_amount
@@ -84,6 +85,7 @@ class RentalEventHandler:
             rental.refund_reason = f"deposit arrived while the rental was {rental.state.replace('_', ' ')}"
             add_timeline(session, rental.id, "deposit_flagged", f"deposit of {amount} flagged: {rental.refund_reason}")
             return
+        checkpoint("deposit-seen")
         await move(session, rental, Step.DEPOSIT_CONFIRMED, f"deposit of {amount} confirmed on chain",
                    funded_at=self.ctx.now())
         if problems:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Rental
 from bot.delivery.kinds import Kind
@@ -33,6 +34,7 @@ class Ending(Part):
         rental_id, escrow_id, ends = row
         if await self._still_runs_on_chain(rental_id, escrow_id, ends):
             return False
+        checkpoint("end-due")
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
             if rental.state != S.ACTIVE.value or rental.ends_at != ends:
@@ -129,6 +131,7 @@ class Ending(Part):
         except SshError as exc:
             log.warning("revoking rental %s failed, will retry: %s", rental.id, exc)
             return False
+        checkpoint("revoked")
         async with self.ctx.sessions.begin() as session:
             # guarded: of two workers that both revoked (the helper's revoke is idempotent), only the
             # first records it, so the timeline and the renter's notice say it once

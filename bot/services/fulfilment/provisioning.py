@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select, update
 
+from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Offer, Rental, TimelineEntry, User
 from bot.delivery.kinds import Kind
@@ -69,6 +70,17 @@ class Provisioning(Part):
                 .order_by(Rental.id).limit(BATCH))).all())
         results = await asyncio.gather(*(self._guarded(i) for i in ids))
         return sum(1 for r in results if r)
+
+    async def release_claims(self) -> int:
+        """Make every provisioning rental claimable now (see Fulfilment.take_over); returns how many."""
+        now = self.ctx.now()
+        async with self.ctx.sessions.begin() as session:
+            done = await session.execute(
+                update(Rental).where(Rental.state == S.PROVISIONING.value, Rental.retry_at > now)
+                .values(retry_at=now).execution_options(synchronize_session=False))
+        if done.rowcount:
+            log.warning("took over %d rental(s) an earlier worker left mid-provisioning", done.rowcount)
+        return done.rowcount
 
     async def _guarded(self, rental_id: int) -> bool:
         try:
@@ -161,6 +173,7 @@ class Provisioning(Part):
         if not result.ok:
             await self._cannot(c, result.reason, started=deadline is None, flag_offer=True)
             return False
+        checkpoint("account-created")
         async with self.ctx.sessions.begin() as session:
             row = await session.get(Rental, c.id)
             row.credentials_sealed = seal_credentials(self.ctx.box, row.id, result.credentials)
