@@ -54,7 +54,7 @@ class RentalService:
                 token_address=token.address, token_decimals=token.decimals,
                 price_per_hour=offer.price_per_hour, hours=hours, amount=q.total, fee_bps=q.fee_bps,
                 fee=q.fee, state=RentalState.AWAITING_DEPOSIT.value, renter_address=renter_address,
-                provider_address=provider_address,
+                provider_address=provider_address, platform=actor.platform,
                 deposit_deadline=now + timedelta(seconds=settings.deposit_timeout_s),
                 created_at=now, updated_at=now,
             )

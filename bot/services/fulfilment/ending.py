@@ -10,9 +10,11 @@ from sqlalchemy import select, update
 from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Rental
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import BATCH, Part, each, frozen_on_chain, log
 from bot.ssh import SshError, extend, revoke
 
@@ -43,9 +45,8 @@ class Ending(Part):
                 await move(session, rental, Step.END, "the rental time is over", ended_at=rental.ends_at)
             except (Conflict, InvalidTransition):
                 return False      # another worker ended it first
-            await enqueue(session, f"rental:{rental.id}:ended", "dm",
-                          f"Rental #{rental.id} has ended and its SSH access is being removed.",
-                          user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.ENDED, f"rental:{rental.id}:ended", data={"rental": rental.id},
+                         user_id=rental.renter_id, rental_id=rental.id)
         return True
 
     async def _still_runs_on_chain(self, rental_id: int, escrow_id: str, ends_at: datetime) -> bool:
@@ -144,11 +145,8 @@ class Ending(Part):
             add_timeline(session, row.id, "revoked", f"SSH account {row.unix_user} removed"
                          + (" for the dispute" if disputed else ""))
             if disputed:
-                await enqueue(session, f"rental:{row.id}:dispute-access", "dm",
-                              f"Rental #{row.id} is disputed and its paid time is frozen or over, so its SSH "
-                              "access is suspended during the dispute: the account and its files on the host "
-                              "were removed, and the rental does not resume after the decision.",
-                              user_id=row.renter_id, rental_id=row.id)
+                await notify(session, Kind.DISPUTE_ACCESS, f"rental:{row.id}:dispute-access", data={"rental": row.id},
+                             user_id=row.renter_id, rental_id=row.id)
         return True
 
     async def _revoke_quietly(self, target, user: str) -> None:

@@ -19,9 +19,11 @@ from sqlalchemy import distinct, func, select, update
 from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Offer, Rental, TimelineEntry, User
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import Conflict
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import BATCH, Part, describe, log
 from bot.services.fulfilment.delivery import seal_credentials
 from bot.services.fulfilment.refunding import Refunds, open_tx
@@ -101,6 +103,8 @@ class Provisioning(Part):
                     await move(session, rental, Step.PROVISION, "provisioning SSH access", retry_at=now + LEASE)
                 except Conflict:
                     return None
+                await notify(session, Kind.PROVISIONING, f"rental:{rental.id}:provisioning", data={"rental": rental.id},
+                             user_id=rental.renter_id, rental_id=rental.id)     # the progress message only
             elif rental.state == S.PROVISIONING.value:
                 taken = await session.execute(
                     update(Rental).where(Rental.id == rental.id, Rental.state == S.PROVISIONING.value,
@@ -177,6 +181,8 @@ class Provisioning(Part):
             add_timeline(session, row.id, "provisioned",
                          f"SSH account {row.unix_user} created; GPUs checked: "
                          f"{len(result.gpus)}x {offer.gpu_model} as listed")
+            await notify(session, Kind.GPU_VERIFIED, f"rental:{row.id}:gpu-verified", user_id=row.renter_id,
+                         rental_id=row.id, data={"rental": row.id, "gpus": f"{len(result.gpus)}x {offer.gpu_model}"})
         return True
 
     async def _unreachable(self, c: Claim, deadline: int | None, chain_now: int) -> None:
@@ -217,10 +223,8 @@ class Provisioning(Part):
             rental = await session.get(Rental, c.id)
             rental.retry_at = self.ctx.now() + LEASE
             add_timeline(session, rental.id, "delivery_failed", f"running on chain but access failed: {reason}")
-            await enqueue(session, f"rental:{rental.id}:started-undelivered", "dm",
-                          f"Rental #{rental.id} is running on chain, but its access could not be set up "
-                          f"({reason}). The bot keeps trying; if it stays unusable, open /dispute {rental.id} "
-                          "so support can return your money.", user_id=rental.renter_id, rental_id=rental.id)
-            await enqueue(session, f"rental:{rental.id}:started-undelivered:support", "support",
-                          f"Rental #{rental.id} is running on chain without working access: {reason}.",
-                          rental_id=rental.id)
+            data = {"rental": rental.id, "reason": reason}
+            await notify(session, Kind.ACCESS_FAILED, f"rental:{rental.id}:started-undelivered", data=data,
+                         user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.ACCESS_FAILED_SUPPORT, f"rental:{rental.id}:started-undelivered:support",
+                         data=data, rental_id=rental.id)
