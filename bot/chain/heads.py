@@ -20,6 +20,7 @@ import asyncio
 import logging
 import statistics
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from web3 import AsyncWeb3
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 LEARN_BLOCKS = 10          # headers read to learn the block time
 RELEARN_EVERY = 256        # blocks between two lessons
 FAST_S = 0.05              # between two eth_blockNumber calls while a block is due
+UNKNOWN_LOOK_S = 0.25      # between two looks while the block time is not known yet
 EARLY_S = 0.15             # look this long before a block is due (catches it as it comes: keeps the phase)
 
 
@@ -71,7 +73,7 @@ class BlockCadence:
         """How long to sleep before the next look."""
         due = self.due()
         if due is None:
-            return max_wait_s
+            return min(UNKNOWN_LOOK_S, max_wait_s)        # not learnt yet: look often (a cheap call)
         early = min(EARLY_S, self.block_time / 10)
         if now < due - early:
             return min(due - early - now, max_wait_s)
@@ -135,11 +137,12 @@ class HeadWatch:
     async def _maybe_learn(self, head: int) -> None:
         if self._learnt_at is not None and head - self._learnt_at < RELEARN_EVERY:
             return
-        self._learnt_at = head
         try:
             first = max(0, head - LEARN_BLOCKS)
             blocks = [await self.w3.eth.get_block(n) for n in range(first, head + 1)]
             self.cadence.learn([b["timestamp"] for b in blocks])
+            if self.cadence.block_time is not None:
+                self._learnt_at = head
         except Exception as exc:  # noqa: BLE001 - no lesson this time: the poll interval applies
             log.info("learning the block time failed: %s", type(exc).__name__)
 
@@ -164,8 +167,8 @@ class HeadWatch:
             await asyncio.sleep(min(2 ** min(failures, 6), 60))
 
     def _on_head(self, message: Any) -> None:
-        result = message.get("result") if isinstance(message, dict) else None
-        if isinstance(result, dict) and "number" in result:
+        result = message.get("result") if isinstance(message, Mapping) else None
+        if isinstance(result, Mapping) and "number" in result:
             number = result["number"]
             self.cadence.looked(int(number, 16) if isinstance(number, str) else int(number), time.monotonic())
         self._pushed.set()
