@@ -15,11 +15,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.chain.models import ChainCursor
-from bot.db.models import OutboxMessage, Rental
+from bot.db.models import Rental
+from bot.delivery.models import DeliveryRow
 from bot.domain.states import RentalState
 from bot.observability import metrics
 
 log = logging.getLogger(__name__)
+WAITING = ("pending", "claimed")          # deliveries not yet sent, failed or superseded
 
 
 class MetricsExporter:
@@ -36,7 +38,8 @@ class MetricsExporter:
         async with ctx.sessions() as session:
             counts = dict((await session.execute(select(Rental.state, func.count()).group_by(Rental.state))).all())
             oldest, waiting = (await session.execute(
-                select(func.min(OutboxMessage.created_at), func.count()).where(OutboxMessage.status == "pending"))).one()
+                select(func.min(DeliveryRow.created_at), func.count())
+                .where(DeliveryRow.status.in_(WAITING)))).one()
             watcher = self.runtime.watcher
             checkpoint = None if watcher is None else await session.scalar(
                 select(ChainCursor.block_number).where(ChainCursor.chain_id == watcher.chain_id,

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.chain.rpc import make_web3
 from bot.observability import metrics
 from bot.observability.exporter import MetricsExporter
+from bot.services.common import enqueue
 from devnet.anvil import free_port
 from tests.e2e.conftest import Market
 
@@ -33,8 +34,10 @@ async def test_metrics_follow_the_market(market: Market) -> None:
     try:
         _, renter, offer_id = await market.market_with_offer()          # /host verify runs SSH commands
         rental_id, _ = await market.rent(renter, offer_id)
+        async with market.runtime.services.ctx.sessions.begin() as session:   # a DM nobody delivers yet
+            await enqueue(session, "metrics-test", "dm", "hello", user_id=renter.actor.user_id)
         market.mine(5)                                                  # blocks the watcher has not read
-        market.warp(90)                                                 # notices have waited 90 s
+        market.warp(90)                                                 # the DM has waited 90 s
         figures = await _figures(exporter, port)
         assert sample(figures, "gpuflow_rentals", state="awaiting_deposit") == 1
         assert sample(figures, "gpuflow_rentals", state="active") == 0
