@@ -180,7 +180,7 @@ class SshSettings(_Section):
     per_host_concurrency: int = Field(default=8, ge=1, le=64)
     retries: int = Field(default=3, ge=1, le=10)
     helper_path: str = Field(default="/usr/local/sbin/gpuflow-helper", pattern=r"^/[A-Za-z0-9._/-]{1,200}$",
-                             description="where providers install provider/gpuflow-helper")
+                             description="where providers install bot/ssh/gpuflow-helper")
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
