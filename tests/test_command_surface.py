@@ -2,6 +2,7 @@
 buttons round-trip through the platforms' payload limits."""
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import replace
 
@@ -35,7 +36,11 @@ def test_the_table_is_well_formed():
         rest = [p for p in cmd.params if p.rest and p.text]
         assert len(rest) <= 1 and (not rest or cmd.params[-1].rest or all(
             q.keyword or not q.text for q in cmd.params[cmd.params.index(rest[0]) + 1:])), path
+        # what Discord and Telegram accept: names ^[a-z0-9_-]{1,32}$, descriptions 1-100 characters
+        assert re.fullmatch(r"[a-z][a-z_]{0,31}", cmd.name) and len(cmd.summary) <= 100, path
+        assert all(re.fullmatch(r"[a-z][a-z_]{0,31}", p.name) and len(p.description) <= 100 for p in cmd.params), path
     listed = top_level()
+    assert all(len(t.summary) <= 100 for t in listed)
     assert {t.name for t in listed} >= {"offers", "offer", "rent", "host", "wallet", "resolve", "setup", "help"}
     offer = next(t for t in listed if t.name == "offer")
     assert [c.sub for c in offer.subcommands] == ["show", "create", "edit", "pause", "resume", "remove"]
@@ -229,6 +234,42 @@ async def test_suggestions_come_from_the_market(app):
     assert await app.router.suggest(console("zoe"), "nosuch", "x", "") == []
     tokens = await app.router.suggest(console("zoe"), "offer create", "token", "u")
     assert [s.value for s in tokens] == ["USDC"]
+
+
+async def test_an_internal_failure_is_answered_plainly_and_logged(app, monkeypatch, caplog):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("db exploded at /secret/path")
+
+    monkeypatch.setattr(app.services.rentals, "mine", broken)
+    reply = await app.router.invoke(console("zoe"), "rentals")
+    assert not reply.ok and reply.kind == "internal-error"
+    assert "secret" not in reply.text and "Traceback" not in reply.text
+    assert any("command /rentals failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_long_replies_split_between_lines_for_each_platform(app):
+    for i in range(12):
+        await provider_with_offer(app, f"prov{i}")
+    reply = await app.router.handle_text(console("zoe"), "/offers limit=50")
+    lines = reply.text.split("\n")
+    for limit in (2000, 4096, 300):
+        chunks = reply.chunks(limit)
+        assert all(len(c) <= limit for c in chunks)
+        assert [ln for c in chunks for ln in c.split("\n")] == lines
+    assert len(reply.chunks(300)) > 1
+
+
+def test_a_bot_made_private_key_travels_as_a_sensitive_file():
+    from bot.commands.cmd_money import credentials_message
+
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB\n-----END OPENSSH PRIVATE KEY-----"
+    text = ("Rental #7 is ready. Your SSH login (keep it private):\n  host h, port 22, user r_1\n"
+            f"Your private key (gpuflow-r_1.key); save it with permissions 600:\n{key}")
+    msg = credentials_message(7, text)
+    (att,) = msg.attachments
+    assert att.sensitive and att.filename == "gpuflow-r_1.key" and att.data.decode().startswith(key)
+    assert "PRIVATE KEY" not in msg.text() and "attached as gpuflow-r_1.key" in msg.text()
+    assert "port 22, user r_1" in msg.text()
 
 
 async def test_preflight_checks_without_running(app):

@@ -15,7 +15,7 @@ from bot.commands.spec import Command, Param, PType
 from bot.domain.errors import InvalidInput
 
 MAX_LINE = 4000
-_INT_RE = re.compile(r"#?([0-9]{1,12})")
+_INT_RE = re.compile(r"#?(-?[0-9]{1,40})")   # out-of-range numbers get the bounds, like typed ones
 _DECIMAL_RE = re.compile(r"[0-9]{1,30}(\.[0-9]{1,36})?|\.[0-9]{1,36}")
 _PLATFORM_REF_RE = re.compile(r"[A-Za-z0-9_:@-]{1,64}")
 _KW_RE = re.compile(r"([a-z_]{1,24})=(.*)", re.S)

@@ -4,7 +4,7 @@ Usage: one `SshPool` for the bot; a `HostTarget` per host built from stored colu
 (`HostTarget.from_sealed`); then `verify_host`, `provision`, `extend`, `revoke`, `reconcile`.
 """
 from bot.ssh.errors import (BadProviderOutput, CommandTimeout, HelperRefused, HostKeyMismatch, HostUnreachable,
-                            SshError)
+                            SshError, UnsafeLogin)
 from bot.ssh.escape import chat_escape
 from bot.ssh.gpu import Gpu, GpuCheck, GpuSpec, check_gpus, parse_gpuinfo
 from bot.ssh.keys import KeyPair, fingerprint, generate_keypair, load_private_key, open_sealed_key
@@ -18,7 +18,7 @@ from bot.ssh.target import DEFAULT_HELPER, HostTarget
 __all__ = [
     "BadProviderOutput", "CommandTimeout", "Credentials", "DEFAULT_HELPER", "Gpu", "GpuCheck", "GpuSpec",
     "HelperRefused", "HostKeyMismatch", "HostTarget", "HostUnreachable", "HostVerification", "KeyPair",
-    "ProvisionResult", "SshError", "SshLimits", "SshPool", "chat_escape", "check_gpus", "extend", "fingerprint",
+    "ProvisionResult", "SshError", "SshLimits", "SshPool", "UnsafeLogin", "chat_escape", "check_gpus", "extend", "fingerprint",
     "generate_keypair", "helper_script", "host_setup_text", "load_private_key", "open_sealed_key",
     "parse_gpuinfo", "provision", "reconcile", "renter_user", "revoke", "sudoers_line", "verify_host",
 ]

@@ -19,8 +19,15 @@ def _check(result: CommandResult, what: str) -> bytes:
     return result.stdout
 
 
-async def create_account(pool: SshPool, target: HostTarget, user: str, expires: datetime, public_key: str) -> None:
+PORT_FORWARDING = "port-forwarding"  # the helper's flag: renter may use ssh -L/-R/-D (off unless the offer allows it)
+
+
+async def create_account(pool: SshPool, target: HostTarget, user: str, expires: datetime, public_key: str,
+                         *, port_forwarding: bool = False) -> None:
+    """Create or extend `user`; the host itself ends the account's sessions at `expires`."""
     argv = ["sudo", "-n", target.helper, "create", check_user(user), expiry_arg(expires)]
+    if port_forwarding:
+        argv.append(PORT_FORWARDING)
     key = check_public_key(public_key)
     _check(await pool.run(target, argv, stdin=(key + "\n").encode()), "create")
 
