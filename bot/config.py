@@ -149,7 +149,7 @@ class SshSettings(_Section):
     per_host_concurrency: int = Field(default=8, ge=1, le=64)
     retries: int = Field(default=3, ge=1, le=10)
     helper_path: str = Field(default="/usr/local/sbin/gpuflow-helper", pattern=r"^/[A-Za-z0-9._/-]{1,200}$",
-                             description="where providers install provider/gpuflow-helper")
+                             description="where providers install bot/ssh/gpuflow-helper")
 
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -164,6 +164,29 @@ class LogSettings(_Section):
 class MetricsSettings(_Section):
     port: int | None = Field(default=None, ge=1, le=65535, description="serve Prometheus metrics on this port")
     host: str = Field(default="127.0.0.1", description="address the metrics endpoint listens on")
+
+
+class DeliverySettings(_Section):
+    """How notices reach people: retries, leases and the reminders the bot sends by itself."""
+
+    max_attempts: int = Field(default=6, ge=1, le=50, description="tries before a delivery is marked failed")
+    retry_base_s: float = Field(default=5.0, gt=0, le=3600, description="first retry delay; doubles each try")
+    retry_max_s: float = Field(default=900.0, gt=0, le=86400)
+    lease_s: float = Field(default=120.0, ge=5, le=3600,
+                           description="a claimed delivery not marked by then is claimed again (at-least-once)")
+    end_reminders_min: list[int] = Field(default_factory=lambda: [15, 5],
+                                         description="minutes before a rental's end to remind the renter")
+    deposit_reminder_s: int = Field(default=600, ge=0, description="remind an unpaid deposit this long before "
+                                    "the slot is released (0: never)")
+    dispute_warning_s: int = Field(default=86400, ge=0, description="warn support this long before an "
+                                   "unanswered dispute times out on chain (0: never)")
+
+    @field_validator("end_reminders_min")
+    @classmethod
+    def _reminders(cls, v: list[int]) -> list[int]:
+        if any(not 1 <= m <= 7 * 24 * 60 for m in v):
+            raise ValueError("reminders are minutes from 1 to 10080")
+        return sorted(set(v), reverse=True)
 
 
 class Settings(BaseSettings):
@@ -184,6 +207,7 @@ class Settings(BaseSettings):
     ssh: SshSettings = Field(default_factory=SshSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     # secrets: environment only (see SECRET_ENV); never in the TOML file
     master_key: SecretStr | None = None

@@ -80,10 +80,15 @@ class Runtime:
         interval = self.app.settings.chain.poll_interval_s
         last_reconcile = 0.0
         failures = 0
+        was_leading = False
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             leading = await _guarded_value("leadership check", self.leadership.check)
             delay = interval if leading else min(interval, self.leadership_retry_s)
+            if leading and not was_leading:
+                # only a leader works, so claims made before this process led are a dead leader's
+                was_leading = await _guarded_value("taking over claims", self.fulfilment.take_over) is not None
+            was_leading = was_leading and leading
             if leading:       # only the leader sends chain transactions and touches hosts
                 if await self.tick():
                     failures = 0

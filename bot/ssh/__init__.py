@@ -1,8 +1,12 @@
 """SSH provisioning and GPU verification on provider hosts (no database, no chat code).
 
 Usage: one `SshPool` for the bot; a `HostTarget` per host built from stored columns
-(`HostTarget.from_sealed`); then `verify_host`, `provision`, `extend`, `revoke`, `reconcile`.
+(`HostTarget.from_sealed`); then `verify_host`, `provision`, `extend`, `revoke`, `reconcile`; for
+several rentals on one host at once, `provision_many`, `extend_many`, `revoke_many` (one helper
+call each).
 """
+from bot.ssh.batch import (AccountChange, ChangeResult, ExtendRequest, ExtendResult, ProvisionRequest, apply_changes,
+                           extend_many, provision_many, revoke_many)
 from bot.ssh.errors import (BadProviderOutput, CommandTimeout, HelperRefused, HostKeyMismatch, HostUnreachable,
                             SshError, UnsafeLogin)
 from bot.ssh.escape import chat_escape
@@ -16,6 +20,8 @@ from bot.ssh.provision import (Credentials, HostVerification, ProvisionResult, e
 from bot.ssh.target import DEFAULT_HELPER, HostTarget
 
 __all__ = [
+    "AccountChange", "ChangeResult", "ExtendRequest", "ExtendResult", "ProvisionRequest", "apply_changes",
+    "extend_many", "provision_many", "revoke_many",
     "BadProviderOutput", "CommandTimeout", "Credentials", "DEFAULT_HELPER", "Gpu", "GpuCheck", "GpuSpec",
     "HelperRefused", "HostKeyMismatch", "HostTarget", "HostUnreachable", "HostVerification", "KeyPair",
     "ProvisionResult", "SshError", "SshLimits", "SshPool", "UnsafeLogin", "chat_escape", "check_gpus", "extend", "fingerprint",

@@ -97,12 +97,7 @@ async def provision(pool: SshPool, target: HostTarget, *, user: str, ends_at: da
     check_user(user)
     if ends_at.tzinfo is None:
         raise ValueError("ends_at must be timezone-aware")
-    pair: KeyPair | None = None
-    if renter_public_key is not None:
-        public = check_public_key(renter_public_key)
-    else:
-        pair = generate_keypair()
-        public = pair.public
+    public, pair = renter_key(renter_public_key)
     created, info = await asyncio.gather(create_account(pool, target, user, backstop(ends_at, grace), public,
                                                         port_forwarding=port_forwarding),
                                          gpuinfo_raw(pool, target), return_exceptions=True)
@@ -121,12 +116,24 @@ async def provision(pool: SshPool, target: HostTarget, *, user: str, ends_at: da
         transient = isinstance(failure, (HostUnreachable, CommandTimeout))
         return ProvisionResult(False, user, gpus, reason, None, await _revoke_quietly(pool, target, user),
                                transient=transient)
+    return ProvisionResult(True, user, check.found, "", credentials_for(target, user, ends_at, public, pair, grace))
+
+
+def renter_key(renter_public_key: str | None) -> tuple[str, KeyPair | None]:
+    """The key line to install ("type base64") and, when the renter brought none, the fresh pair."""
+    if renter_public_key is not None:
+        return check_public_key(renter_public_key), None
+    pair = generate_keypair()
+    return pair.public, pair
+
+
+def credentials_for(target: HostTarget, user: str, ends_at: datetime, public: str, pair: KeyPair | None,
+                    grace: timedelta) -> Credentials:
     key_file = pair and f"gpuflow-{user}.key"
-    creds = Credentials(host=target.address, port=target.port, user=user, ends_at=ends_at,
-                        ssh_command=ssh_command(target, user, key_file), key_fingerprint=fingerprint(public),
-                        public_key=public, key_expires_at=backstop(ends_at, grace),
-                        private_key=pair.private_openssh if pair else None)
-    return ProvisionResult(True, user, check.found, "", creds)
+    return Credentials(host=target.address, port=target.port, user=user, ends_at=ends_at,
+                       ssh_command=ssh_command(target, user, key_file), key_fingerprint=fingerprint(public),
+                       public_key=public, key_expires_at=backstop(ends_at, grace),
+                       private_key=pair.private_openssh if pair else None)
 
 
 async def extend(pool: SshPool, target: HostTarget, *, user: str, ends_at: datetime, public_key: str,

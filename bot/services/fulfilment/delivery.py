@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import SecretBox
 from bot.db.models import Provider, Rental
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.ssh import Credentials
 
 S = RentalState
@@ -42,6 +44,17 @@ def credentials_text(rental_id: int, fields: dict, ends_at: datetime | None) -> 
     return "\n".join(lines)
 
 
+def credentials_data(box: SecretBox, rental: Rental) -> dict:
+    """What the credentials notice renders (bot.delivery.render_kinds): the sealed fields and the
+    end as the store knows it; sealed text from an older version travels as it is."""
+    raw = box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
+    try:
+        fields = json.loads(raw)
+    except ValueError:
+        return {"rental": rental.id, "text": raw}
+    return {**fields, "rental": rental.id, "ends_at": rental.ends_at.isoformat() if rental.ends_at else None}
+
+
 def open_credentials(box: SecretBox, rental: Rental) -> str:
     """The credentials DM for the rental as it stands (its end as the store knows it)."""
     raw = box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
@@ -63,9 +76,11 @@ async def record_start(session: AsyncSession, box: SecretBox | None, rental: Ren
     provider = await session.get(Provider, rental.provider_id)
     if provider is not None:
         provider.delivered_count += 1
+    await notify(session, Kind.READY, f"rental:{rental.id}:ready", data={"rental": rental.id},
+                 user_id=rental.renter_id, rental_id=rental.id)     # the progress message
     if box is not None:
-        await enqueue(session, f"rental:{rental.id}:credentials", "dm", open_credentials(box, rental),
-                      user_id=rental.renter_id, rental_id=rental.id, sensitive=True, box=box)
+        await notify(session, Kind.CREDENTIALS, f"rental:{rental.id}:credentials", data=credentials_data(box, rental),
+                     user_id=rental.renter_id, rental_id=rental.id)
     return True
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
 
+from bot.faults import checkpoint
 from bot.chain.escrow import EscrowError, RentalRecord, Status
 from bot.db.models import Rental
 from bot.services.fulfilment.base import Part, log
@@ -73,6 +74,7 @@ class Starter(Part):
                 return False
             try:
                 hashes = [HexBytes(await self.escrow.submit("start", escrow_id)).to_0x_hex()]
+                checkpoint("start-sent")
             except EscrowError as exc:
                 if exc.error != "TooLate":
                     raise
@@ -81,6 +83,7 @@ class Starter(Part):
         else:
             hashes = list(pending.hashes)
         await self._wait_mined(hashes)
+        checkpoint("start-mined")
         return await self.settle_outcome(rental_id, escrow_id)
 
     async def settle_outcome(self, rental_id: int, escrow_id: str) -> bool:
@@ -97,9 +100,12 @@ class Starter(Part):
     async def record(self, rental_id: int, record: RentalRecord) -> bool:
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
-            return await record_start(session, self.ctx.box, rental, started_at=ts(record.started_at),
-                                      ends_at=ts(chain_end(record)),
-                                      detail="access delivered and GPU checked; the rental clock started on chain")
+            recorded = await record_start(session, self.ctx.box, rental, started_at=ts(record.started_at),
+                                          ends_at=ts(chain_end(record)),
+                                          detail="access delivered and GPU checked; the rental clock started on chain")
+        if recorded:
+            checkpoint("credentials-queued")
+        return recorded
 
     async def _wait_mined(self, hashes: list[str]) -> None:
         """Poll for a receipt of any of the hashes, at most chain.receipt_wait_s; never raises for
