@@ -40,6 +40,7 @@ async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> A
         ctx.clock = clock
     services = Services(ctx)
     await services.maintain_store()
+    await services.place_store.sync_from_config()   # the listings / support places the config names
     return App(settings=settings, engine=engine, services=services, router=CommandRouter(services))
 
 

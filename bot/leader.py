@@ -119,7 +119,10 @@ class PostgresLeadership(Leadership):
         self.is_leader = False
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.terminate()
+            try:
+                await asyncio.wait_for(conn.close(), 2)    # a clean goodbye frees the lock at once
+            except Exception:  # noqa: BLE001 - a dead connection: dropping it is all that is left
+                conn.terminate()
 
     async def close(self) -> None:
         await self._drop()

@@ -1,4 +1,7 @@
-"""`gpuflow-bot` command line: run, demo, console, migrate, check-config."""
+"""`gpuflow-bot` command line: run, demo, console, migrate, check-config, doctor, contract.
+
+Expected failures (an unreachable database or RPC, a bad config, a bad script) end in one clear
+line and a non-zero exit status, never a traceback."""
 from __future__ import annotations
 
 import argparse
@@ -51,7 +54,19 @@ async def _console(args) -> int:
 async def _migrate(args) -> int:
     from bot.app import migrate_database
 
-    print(f"database at revision {await migrate_database(_load(args))}")
+    from bot.doctor.explain import describe_failure, is_expected
+    from bot.observability.redact import redact
+
+    settings = _load(args)
+    try:
+        revision = await migrate_database(settings)
+    except Exception as exc:
+        if not is_expected(exc):
+            raise
+        print(f"cannot migrate the database at {redact(settings.resolved_database_url)}: {describe_failure(exc)}",
+              file=sys.stderr)
+        return 1
+    print(f"database at revision {revision}")
     return 0
 
 
@@ -105,7 +120,13 @@ async def _run(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"gpuflow running: {', '.join(wanted)}; Ctrl-C to stop", file=sys.stderr)
+    exporter = None
     try:
+        if settings.metrics.port:
+            from bot.observability.exporter import MetricsExporter
+
+            exporter = MetricsExporter(runtime)
+            exporter.start(settings.metrics.port, settings.metrics.host)
         parts = [runner(runtime, stop) for runner in runners]
         if "worker" in wanted:
             parts.append(runtime.run(stop))
@@ -114,10 +135,23 @@ async def _run(args) -> int:
         await asyncio.gather(*parts)
     finally:
         stop.set()
+        if exporter is not None:
+            await exporter.stop()
         await runtime.close()
         if process_lock is not None:
             process_lock.release()
     return 0
+
+
+async def _doctor(args) -> int:
+    from bot.doctor import run_doctor
+
+    checks = await run_doctor(_load(args))
+    for check in checks:
+        print(check.line())
+    failed = sum(c.failed for c in checks)
+    print(f"{failed} check(s) failed" if failed else "all checks passed", file=sys.stderr if failed else sys.stdout)
+    return 1 if failed else 0
 
 
 async def _demo(args) -> int:
@@ -167,16 +201,30 @@ def build_parser() -> argparse.ArgumentParser:
                        "and every enabled chat front-end in one process, or one part with --only.")
     r.add_argument("--only", choices=["worker", *FRONTENDS],
                    help="run one part only (several processes need PostgreSQL; one worker leads at a time)")
-    sub.add_parser("demo", help="a scripted market session in a temporary database")
-    c = sub.add_parser("console", help="the console front-end (interactive, or --script FILE)")
+    sub.add_parser("demo", help="a scripted market session in a temporary database",
+                   description="Play a scripted market session (offers, a rental, a refusal) in a temporary "
+                   "database and print it; needs nothing configured.")
+    c = sub.add_parser("console", help="the console front-end (interactive, or --script FILE)",
+                       description="Type commands as any user (/as NAME switches), or run a script of them; "
+                       "the chain, WalletConnect and SSH parts are used when configured.")
     c.add_argument("--script", help="run commands from FILE; exit 1 if one fails unexpectedly")
     c.add_argument("--as", dest="user", help="start as this user")
     c.add_argument("--database-url", help="override the database URL")
-    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m = sub.add_parser("migrate", help="bring the database schema up to date",
+                       description="Apply every pending schema migration to the configured database.")
     m.add_argument("--database-url", help="override the database URL")
-    sub.add_parser("check-config", help="validate the configuration and list every problem")
-    k = sub.add_parser("contract", help="escrow contract tools")
-    k.add_argument("action", choices=["deploy"], help="deploy GpuEscrow with the configured operator, arbiter, fee")
+    sub.add_parser("check-config", help="validate the configuration and list every problem",
+                   description="Validate the configuration (file and environment) and list every problem; "
+                   "nothing outside is contacted (see doctor).")
+    sub.add_parser("doctor", help="check every outside part against the live configuration",
+                   description="One line per check: database reachable and migrated, RPC and chain id, escrow "
+                   "code and parameters, operator gas, WalletConnect relay, Discord and Telegram tokens, each "
+                   "host's SSH login and pinned key. Exit status 1 if any check fails.")
+    k = sub.add_parser("contract", help="escrow contract tools", description="Escrow contract tools.")
+    actions = k.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("deploy", help="deploy GpuEscrow with the configured operator, arbiter, fee",
+                       description="Deploy GpuEscrow with the operator key; the operator, arbiter, fee and "
+                       "windows come from the configuration and are fixed in the contract for good.")
     return p
 
 
@@ -186,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.cmd == "check-config":
             return _check_config(args)
-        runner = {"console": _console, "migrate": _migrate, "run": _run, "demo": _demo, "contract": _contract}[args.cmd]
+        runner = {"console": _console, "migrate": _migrate, "run": _run, "demo": _demo, "contract": _contract,
+                  "doctor": _doctor}[args.cmd]
         return asyncio.run(runner(args))
     except ConfigError as exc:
         print("The configuration has problems (see `gpuflow-bot check-config`):", file=sys.stderr)
@@ -195,6 +244,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.doctor.explain import describe_failure, is_expected
+        from bot.domain.errors import UserError
+
+        if isinstance(exc, UserError):
+            print(exc.message, file=sys.stderr)
+            return 2
+        if not is_expected(exc):
+            raise
+        print(f"gpuflow-bot {args.cmd} failed: {describe_failure(exc)}. `gpuflow-bot doctor` checks every part.",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -59,9 +59,10 @@ def test_standby_takes_over_when_the_leader_is_killed(database_url):
     try:
         assert _wait_for_tick(first, 30) is not None, "the first process never led"
         second = _spawn(database_url)
-        standby = _read(second, 3.0)
-        assert any(line.startswith("READY") for line in standby), standby
-        assert not any(line.startswith("TICK") for line in standby), "two processes led at once"
+        started = _read(second, 60, until="READY")      # start-up is slow on a loaded machine
+        assert started and started[-1].startswith("READY"), started
+        standby = _read(second, 2.0)                     # it stands by: no tick while the leader lives
+        assert not any(line.startswith("TICK") for line in started + standby), "two processes led at once"
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         took_over = _wait_for_tick(second, 20)
@@ -89,8 +90,12 @@ def test_two_leaderships_in_one_schema_never_both_lead(database_url):
             b.retry_s = 0
             assert await b.check() is False
             assert await a.check() is True      # still leading: one cheap query
-            await a.close()                     # the leader goes away
-            assert await b.check() is True
+            await a.close()                     # the leader goes away; the server frees its lock soon after
+            for _ in range(50):
+                if await b.check():
+                    break
+                await asyncio.sleep(0.1)
+            assert b.is_leader
         finally:
             await a.close()
             await b.close()

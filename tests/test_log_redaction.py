@@ -126,8 +126,9 @@ def test_json_lines_carry_the_rental_and_no_secret(captured: io.StringIO) -> Non
     assert KEY not in captured.getvalue()
 
 
-def _run_bot(tmp_path: Path, rpc_url: str, *args: str, env: dict[str, str] | None = None) -> str:
-    """`gpuflow-bot run` until the watcher has failed a few polls, then Ctrl-C; returns stderr."""
+def _run_bot(tmp_path: Path, rpc_url: str, *args: str, env: dict[str, str] | None = None, probe=None) -> str:
+    """`gpuflow-bot run` until the watcher has failed a few polls (then `probe()`), then Ctrl-C;
+    returns stderr."""
     cfg = tmp_path / "bot.toml"
     cfg.write_text(f'data_dir = "{tmp_path}"\n[chain]\nrpc_url = "{rpc_url}"\npoll_interval_s = 0.2\n'
                    f'escrow_address = "0x{"42" * 20}"\n')
@@ -142,6 +143,8 @@ def _run_bot(tmp_path: Path, rpc_url: str, *args: str, env: dict[str, str] | Non
             if proc.poll() is not None:
                 break
             time.sleep(0.2)
+        if probe is not None and proc.poll() is None:
+            probe()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
     return err.read_text()
@@ -160,3 +163,21 @@ def test_the_running_bot_logs_rpc_failures_without_the_key(tmp_path: Path, limit
     assert any("watcher poll failed" in r["msg"] for r in records)
     for text in (quiet, talkative, as_json):
         assert KEY not in text and "Traceback" not in text
+
+
+def test_the_running_bot_serves_its_metrics(tmp_path: Path, limited_rpc: int) -> None:
+    import urllib.request
+
+    port = free_port()
+    scraped: list[str] = []
+
+    def probe() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+            scraped.append(resp.read().decode())
+
+    _run_bot(tmp_path, f"http://127.0.0.1:{limited_rpc}/v3/{KEY}", env={"GPUFLOW_METRICS__PORT": str(port)},
+             probe=probe)
+    assert scraped, "nothing served /metrics"
+    failures = [line for line in scraped[0].splitlines() if line.startswith("gpuflow_rpc_errors_total{")]
+    assert failures and all(float(line.rsplit(" ", 1)[1]) >= 1 for line in failures), scraped[0][:2000]
+    assert 'gpuflow_rentals{state="active"} 0.0' in scraped[0]

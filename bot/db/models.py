@@ -28,6 +28,8 @@ class User(Base):
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))   # its accounts joined that
+    #                                     user after a wallet sign-in (bot.services.identity)
 
     identities: Mapped[list["Identity"]] = relationship(back_populates="user")
 
@@ -43,6 +45,8 @@ class Identity(Base):
     platform_user_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # account notices go where
+    #                                                                       the person was last seen
 
     user: Mapped[User] = relationship(back_populates="identities")
 
@@ -156,6 +160,7 @@ class Rental(Base):
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set
     outcome: Mapped[str | None] = mapped_column(String(16))   # a provider-side failure, for reputation
+    platform: Mapped[str | None] = mapped_column(String(16))   # where it was rented: its DMs go there
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -215,29 +220,8 @@ class Dispute(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class OutboxMessage(Base):
-    """A message to deliver. Written in the same transaction as the change it reports, and
-    delivered afterwards, so a crash never loses a notice and a retry never sends it twice
-    (dedupe_key). Sensitive bodies (credentials) are sealed and only ever go to a DM."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    target: Mapped[str] = mapped_column(String(16))          # dm|listings|support
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    rental_id: Mapped[int | None] = mapped_column(ForeignKey("rentals.id"))
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
-    body: Mapped[str] = mapped_column(Text)
-    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending")   # pending|sent|failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
 # Tables owned by other packages; importing them registers them on Base.metadata.
-for _module in ("bot.chain.models", "bot.wallet.models"):
+for _module in ("bot.chain.models", "bot.wallet.models", "bot.delivery.models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as _exc:

@@ -80,11 +80,11 @@ def forget_secrets() -> None:
 def redact(text: str) -> str:
     """The text with registered secrets and Authorization credentials masked, and every URL cut
     to scheme://host[:port]."""
+    text = _URL.sub(_url_repl, text)        # first, so a URL keeps its host: http://host:port/…
     pattern = _secret_re
     if pattern is not None:
         text = pattern.sub(MASK, text)
-    text = _AUTH.sub(lambda m: f"{m.group(1)} {MASK}", text)
-    return _URL.sub(_url_repl, text)
+    return _AUTH.sub(lambda m: f"{m.group(1)} {MASK}", text)
 
 
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:

@@ -1,4 +1,4 @@
-"""Helpers shared by the services: timeline, outbox, view building, guarded state moves."""
+"""Helpers shared by the services: timeline, notices, view building, guarded state moves."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.crypto import SecretBox
 from bot.db.base import utcnow
-from bot.db.models import Host, OutboxMessage, Offer, Provider, Rental, TimelineEntry, User
+from bot.db.models import Host, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.pricing import Token
 from bot.domain.reputation import NEW_BELOW
@@ -97,17 +97,31 @@ def add_timeline(session: AsyncSession, rental_id: int, kind: str, detail: str, 
 async def enqueue(session: AsyncSession, dedupe_key: str, target: str, body: str, *,
                   user_id: int | None = None, rental_id: int | None = None, offer_id: int | None = None,
                   sensitive: bool = False, box: SecretBox | None = None) -> None:
-    """Queue a message once: a replay with the same dedupe_key adds nothing. Sensitive bodies
-    (credentials) go to direct messages only and are sealed at rest."""
-    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
-    if exists is not None:
+    """Queue finished prose once (compatibility path; new code calls bot.delivery.notify with a
+    typed kind). Sensitive bodies (credentials) go to direct messages only and are sealed at rest."""
+    from bot.delivery.kinds import Audience, Kind
+    from bot.delivery.notify import notify
+
+    audience = {"dm": Audience.PERSON, "listings": Audience.LISTINGS, "support": Audience.SUPPORT}[target]
+    if sensitive and (target != "dm" or box is None):
+        raise ValueError("sensitive messages go to direct messages only, sealed")
+    await notify(session, Kind.CREDENTIALS if sensitive else Kind.TEXT, dedupe_key, data={"text": body},
+                 audience=audience, user_id=user_id, rental_id=rental_id, offer_id=offer_id, sensitive=sensitive)
+
+
+async def capacity_changed(session: AsyncSession, settings: Settings | None, offer_id: int, *, taken: bool) -> None:
+    """A slot was taken or given back: when that booked the offer out (or freed its first slot
+    again), its listing posts say so on every platform."""
+    offer = await session.scalar(select(Offer).where(Offer.id == offer_id).execution_options(populate_existing=True))
+    if offer is None or offer.status != "active" or settings is None:
         return
-    if sensitive:
-        if target != "dm" or box is None:
-            raise ValueError("sensitive messages go to direct messages only, sealed")
-        body = box.seal(body.encode(), f"outbox:{dedupe_key}")
-    session.add(OutboxMessage(dedupe_key=dedupe_key, target=target, body=body, user_id=user_id,
-                              rental_id=rental_id, offer_id=offer_id, sensitive=sensitive))
+    if offer.reserved != (offer.capacity if taken else offer.capacity - 1):
+        return
+    from bot.delivery.kinds import Kind
+    from bot.services.offers import listing_changed
+
+    view = await offer_view(session, settings, offer)
+    await listing_changed(session, Kind.LISTING_BOOKED_OUT if taken else Kind.LISTING_AVAILABLE, view)
 
 
 async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *,
@@ -132,6 +146,8 @@ async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *
             update(Offer).where(Offer.id == rental.offer_id, Offer.reserved > 0)
             .values(reserved=Offer.reserved - 1).execution_options(synchronize_session=False)
         )
+        await capacity_changed(session, session.info["ctx"].settings if "ctx" in session.info else None,
+                               rental.offer_id, taken=False)
     await session.refresh(rental)
     rental_closed(session, rental.provider_id, target)
     add_timeline(session, rental.id, step.value, detail, actor_user_id=actor_user_id,

@@ -16,7 +16,7 @@ from bot.chat.text import one_line
 from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, generate_keypair, host_setup_text, verify_host
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
-from bot.ssh.names import HOST_NAME_RE, HOST_RE, LOGIN_RE   # the same patterns the host's helper checks
+from bot.ssh.names import HOST_NAME_RE, HOST_RE, check_bot_login   # the same patterns the host's helper checks
 
 MAX_HOSTS = 50
 MAX_GPU_REPORT = 1000     # raw provider text: bounded and control-free, escaped only when shown
@@ -40,8 +40,10 @@ class HostService:
             raise InvalidInput("address must be a host name or an IPv4 address, e.g. gpu1.example.net")
         if not 1 <= port <= 65535:
             raise InvalidInput("port must be between 1 and 65535")
-        if not LOGIN_RE.fullmatch(login_user):
-            raise InvalidInput("user must be a Unix login name, e.g. gpuflow")
+        try:
+            check_bot_login(login_user)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
         if self.ctx.box is None:
             raise NotAvailableYet("the operator has not set GPUFLOW_MASTER_KEY, so host keys cannot be stored")
         async with self.ctx.sessions.begin() as session:

@@ -2,24 +2,23 @@
 a platform role, admins), which rental a dispute thread stands for, and each chat's set-up
 (its listings and support places), which chat admins store with /setup.
 
-Set-ups live in the store's key-value table (namespace "chat-setup", key "platform:chat"), so
-every process of the bot sees the same ones.
+Set-ups are rows of the places table (bot.delivery.places.PlaceStore), which the delivery
+fan-out reads too: a listings channel set here is where that platform's listing posts go.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
 from bot.chat import Invocation
-from bot.db.models import Dispute, KeyValue
+from bot.db.models import Dispute
+from bot.delivery.places import PlaceStore
 from bot.domain.errors import InvalidInput, PermissionDenied
 from bot.services.context import Actor, ServiceContext
-from bot.services.kv import KeyValueService
 from bot.services.users import UserService
 
-SETUP_NAMESPACE = "chat-setup"
+NO_CHAT = "-"                  # the places row of a set-up made outside any chat (a DM)
 CHAT_ADMIN = "chat-admin"     # the role a front-end reports for an administrator of the chat of the call
 
 
@@ -43,7 +42,7 @@ class PlaceService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.users = UserService(ctx)
-        self.kv = KeyValueService(ctx)
+        self.store = PlaceStore(ctx)
 
     async def actor(self, inv: Invocation) -> Actor:
         """The user behind the call (display name refreshed), with the powers the place gives:
@@ -95,12 +94,15 @@ class PlaceService:
 
     async def setups(self, platform: str | None = None) -> list[ChatSetup]:
         """Every stored set-up (of one platform): where listings and disputes go."""
-        async with self.ctx.sessions() as session:
-            stmt = select(KeyValue).where(KeyValue.namespace == SETUP_NAMESPACE)
-            if platform is not None:
-                stmt = stmt.where(KeyValue.key.startswith(f"{platform}:", autoescape=True))
-            rows = (await session.scalars(stmt.order_by(KeyValue.key))).all()
-        return [_decode(r.key, r.value) for r in rows]
+        by_chat: dict[tuple[str, str], dict[str, str | None]] = {}
+        for place in await self.store.list(platform):
+            fields = by_chat.setdefault((place.platform, place.chat_id), {})
+            if place.purpose == "support-role":
+                fields["support_role"] = place.role_id
+            else:
+                fields[place.purpose] = place.channel_id or place.chat_id
+        return [ChatSetup(platform=p, chat_id="" if chat == NO_CHAT else chat, **fields)
+                for (p, chat), fields in sorted(by_chat.items())]
 
     async def setup_of(self, inv: Invocation) -> ChatSetup:
         found = [c for c in await self.setups(inv.platform) if c.chat_id == (inv.chat_id or "")]
@@ -115,13 +117,12 @@ class PlaceService:
                                    "configuration names it) can set up a chat")
         if listings is None and support is None and support_role is None:
             raise InvalidInput("nothing to set: give listings, support or support_role")
-        current = await self.setup_of(inv)
-        new = replace(current, listings=listings or current.listings, support=support or current.support,
-                      support_role=support_role or current.support_role, set_by=actor.user_id)
-        await self.kv.put(SETUP_NAMESPACE, new.key, json.dumps(
-            {"listings": new.listings, "support": new.support, "support_role": new.support_role,
-             "set_by": new.set_by}))
-        return new
+        chat = inv.chat_id or NO_CHAT
+        for purpose, channel, role in (("listings", listings, None), ("support", support, None),
+                                       ("support-role", None, support_role)):
+            if channel is not None or role is not None:
+                await self.store.set(actor, inv.platform, purpose, chat, channel, role)
+        return replace(await self.setup_of(inv), set_by=actor.user_id)
 
     # -- disputes -------------------------------------------------------------------------------
 
@@ -134,17 +135,13 @@ class PlaceService:
 
 
 async def rental_at_place(session, place: str) -> int | None:
-    """The one lookup from a place to a dispute's rental: `disputes.thread_ref` holds the
-    `Invocation.place` of the thread/topic the dispute was given ("discord:<guild>:<thread>",
-    "telegram:<chat>:<topic>"). Message references (helper "delivery") replace this column;
-    only this function has to follow them."""
+    """The one lookup from a place to a dispute's rental: the message reference of the thread /
+    forum topic a dispute's support post opened (bot.delivery.refs), else `disputes.thread_ref`
+    where a front-end stored the `Invocation.place` itself."""
+    from bot.delivery.refs import rental_at_place as by_reference
+
+    found = await by_reference(session, place)
+    if found is not None:
+        return found
     return await session.scalar(select(Dispute.rental_id).where(Dispute.thread_ref == place)
                                 .order_by(Dispute.id.desc()).limit(1))
-
-
-def _decode(key: str, value: str) -> ChatSetup:
-    platform, _, chat_id = key.partition(":")
-    data = json.loads(value)
-    return ChatSetup(platform=platform, chat_id=chat_id, listings=data.get("listings"),
-                     support=data.get("support"), support_role=data.get("support_role"),
-                     set_by=data.get("set_by"))

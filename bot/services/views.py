@@ -94,7 +94,7 @@ class HostView:
 
 @dataclass(frozen=True)
 class Notice:
-    """A message queued in the outbox for delivery by a front-end."""
+    """A queued notice as plain text (for tests and checks; front-ends claim deliveries)."""
 
     id: int
     target: str            # dm | listings | support
@@ -103,3 +103,4 @@ class Notice:
     sensitive: bool
     rental_id: int | None = None
     offer_id: int | None = None
+    kind: str = "text"

@@ -22,6 +22,7 @@ from bot.commands.router import INTERNAL_ERROR
 from bot.domain.errors import UserError
 from bot.services import Actor
 from bot.services.views import Notice
+from handlers.console.delivery import ConsoleDelivery
 
 log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -44,6 +45,7 @@ class ConsoleFrontend:
         self.invocation: Invocation | None = None
         self.failures = 0
         self._names: dict[int, str] = {}
+        self.delivery = ConsoleDelivery(app.services, lambda line: self._print(line), self._names, on_notice)
 
     async def switch_user(self, name: str) -> None:
         if not _NAME_RE.fullmatch(name):
@@ -122,17 +124,7 @@ class ConsoleFrontend:
 
     async def deliver_notices(self) -> None:
         """Show what the bot would post: listings, support threads, DMs (by name only)."""
-        outbox = self.app.services.outbox
-        for notice in await outbox.pending():
-            if not await outbox.mark_sent(notice.id):
-                continue
-            if self.on_notice is not None:
-                self.on_notice(notice)
-            if notice.target == "dm":
-                who = self._names.get(notice.user_id or -1, f"user {notice.user_id}")
-                self._print(f"  [direct message to {who}] {notice.body}")
-            else:
-                self._print(f"  [#{notice.target}] {notice.body}")
+        await self.delivery.deliver()
 
     def _show(self, reply: Reply) -> None:
         """The plain text, then what a chat would show as buttons and files."""

@@ -22,6 +22,7 @@ from telegram.warnings import PTBUserWarning
 from . import asking, buttons, dispatch, menu
 from .front import Front
 from .ratelimit import TelegramFloodLimiter
+from .updates import PerChatInOrder
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,8 @@ def build_application(settings, token: str, limiter: TelegramFloodLimiter | None
     t = settings.telegram
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
     app = (ApplicationBuilder().token(token).base_url(t.base_url).base_file_url(t.base_file_url)
-           .defaults(defaults).rate_limiter(limiter or TelegramFloodLimiter()).concurrent_updates(False).build())
+           .defaults(defaults).rate_limiter(limiter or TelegramFloodLimiter()).concurrent_updates(PerChatInOrder())
+           .build())
     command = MessageHandler(filters.COMMAND, dispatch.on_command)
     button = CallbackQueryHandler(buttons.on_button)
     with warnings.catch_warnings():      # per_message=False is meant: one question at a time per person

@@ -86,6 +86,11 @@ class Fulfilment:
         return report
 
     # the single steps, for the runtime's slower loops and for tests
+    async def take_over(self) -> int:
+        """This process just became the only worker: take up at once what an earlier one left
+        claimed (a crash mid-provisioning), instead of waiting for its lease to run out."""
+        return await self.provisioning.release_claims()
+
     async def provision_funded(self) -> int:
         return await self.provisioning.run()
 

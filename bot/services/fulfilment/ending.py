@@ -7,11 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Rental
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import BATCH, Part, each, frozen_on_chain, log
 from bot.ssh import SshError, extend, revoke
 
@@ -31,6 +34,7 @@ class Ending(Part):
         rental_id, escrow_id, ends = row
         if await self._still_runs_on_chain(rental_id, escrow_id, ends):
             return False
+        checkpoint("end-due")
         async with self.ctx.sessions.begin() as session:
             rental = await session.get(Rental, rental_id)
             if rental.state != S.ACTIVE.value or rental.ends_at != ends:
@@ -41,9 +45,8 @@ class Ending(Part):
                 await move(session, rental, Step.END, "the rental time is over", ended_at=rental.ends_at)
             except (Conflict, InvalidTransition):
                 return False      # another worker ended it first
-            await enqueue(session, f"rental:{rental.id}:ended", "dm",
-                          f"Rental #{rental.id} has ended and its SSH access is being removed.",
-                          user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.ENDED, f"rental:{rental.id}:ended", data={"rental": rental.id},
+                         user_id=rental.renter_id, rental_id=rental.id)
         return True
 
     async def _still_runs_on_chain(self, rental_id: int, escrow_id: str, ends_at: datetime) -> bool:
@@ -128,6 +131,7 @@ class Ending(Part):
         except SshError as exc:
             log.warning("revoking rental %s failed, will retry: %s", rental.id, exc)
             return False
+        checkpoint("revoked")
         async with self.ctx.sessions.begin() as session:
             # guarded: of two workers that both revoked (the helper's revoke is idempotent), only the
             # first records it, so the timeline and the renter's notice say it once
@@ -141,11 +145,8 @@ class Ending(Part):
             add_timeline(session, row.id, "revoked", f"SSH account {row.unix_user} removed"
                          + (" for the dispute" if disputed else ""))
             if disputed:
-                await enqueue(session, f"rental:{row.id}:dispute-access", "dm",
-                              f"Rental #{row.id} is disputed and its paid time is frozen or over, so its SSH "
-                              "access is suspended during the dispute: the account and its files on the host "
-                              "were removed, and the rental does not resume after the decision.",
-                              user_id=row.renter_id, rental_id=row.id)
+                await notify(session, Kind.DISPUTE_ACCESS, f"rental:{row.id}:dispute-access", data={"rental": row.id},
+                             user_id=row.renter_id, rental_id=row.id)
         return True
 
     async def _revoke_quietly(self, target, user: str) -> None:

@@ -16,11 +16,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import distinct, func, select, update
 
+from bot.faults import checkpoint
 from bot.chain.escrow import Status
 from bot.db.models import Host, Offer, Rental, TimelineEntry, User
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import Conflict
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import BATCH, Part, describe, log
 from bot.services.fulfilment.delivery import seal_credentials
 from bot.services.fulfilment.refunding import Refunds, open_tx
@@ -68,6 +71,17 @@ class Provisioning(Part):
         results = await asyncio.gather(*(self._guarded(i) for i in ids))
         return sum(1 for r in results if r)
 
+    async def release_claims(self) -> int:
+        """Make every provisioning rental claimable now (see Fulfilment.take_over); returns how many."""
+        now = self.ctx.now()
+        async with self.ctx.sessions.begin() as session:
+            done = await session.execute(
+                update(Rental).where(Rental.state == S.PROVISIONING.value, Rental.retry_at > now)
+                .values(retry_at=now).execution_options(synchronize_session=False))
+        if done.rowcount:
+            log.warning("took over %d rental(s) an earlier worker left mid-provisioning", done.rowcount)
+        return done.rowcount
+
     async def _guarded(self, rental_id: int) -> bool:
         try:
             return await self.advance(rental_id)
@@ -89,6 +103,8 @@ class Provisioning(Part):
                     await move(session, rental, Step.PROVISION, "provisioning SSH access", retry_at=now + LEASE)
                 except Conflict:
                     return None
+                await notify(session, Kind.PROVISIONING, f"rental:{rental.id}:provisioning", data={"rental": rental.id},
+                             user_id=rental.renter_id, rental_id=rental.id)     # the progress message only
             elif rental.state == S.PROVISIONING.value:
                 taken = await session.execute(
                     update(Rental).where(Rental.id == rental.id, Rental.state == S.PROVISIONING.value,
@@ -118,9 +134,13 @@ class Provisioning(Part):
         if self.escrow is None:
             return False
         check = await self.starter.check(c.escrow_id)
-        if check.record.status == Status.ACTIVE:
-            return await self._deliver_started(c, check.record)
-        if check.record.status != Status.FUNDED:
+        if check.started or check.latest.status == Status.ACTIVE:
+            # the chain's clock runs (an earlier start of ours mined late): deliver at once, for the chain's time
+            running = check.record if check.started else check.latest
+            if not c.credentials_ready and not await self._set_up(c, ts(chain_end(running)), deadline=None):
+                return False
+            return await self.starter.start(c.id, c.escrow_id)
+        if not check.funded:
             await self.retry_later(c.id, LEASE)       # cancelled or gone: its event brings the store along
             return False
         if c.credentials_ready or await open_tx(self.escrow, c.escrow_id, "start") is not None:
@@ -132,12 +152,6 @@ class Provisioning(Part):
         if not await self._set_up(c, ends_at, deadline=check.deadline, chain_now=check.chain_now):
             return False
         return await self.starter.start(c.id, c.escrow_id)
-
-    async def _deliver_started(self, c: Claim, record) -> bool:
-        """The chain's clock already runs: deliver (if not done yet) and record the start at once."""
-        if not c.credentials_ready and not await self._set_up(c, ts(chain_end(record)), deadline=None):
-            return False
-        return await self.starter.record(c.id, record)
 
     async def _set_up(self, c: Claim, ends_at: datetime, *, deadline: int | None, chain_now: int = 0) -> bool:
         """Create the account and check the GPUs; True when the credentials are sealed in the store.
@@ -157,6 +171,7 @@ class Provisioning(Part):
         if not result.ok:
             await self._cannot(c, result.reason, started=deadline is None, flag_offer=True)
             return False
+        checkpoint("account-created")
         async with self.ctx.sessions.begin() as session:
             row = await session.get(Rental, c.id)
             row.credentials_sealed = seal_credentials(self.ctx.box, row.id, result.credentials)
@@ -166,6 +181,8 @@ class Provisioning(Part):
             add_timeline(session, row.id, "provisioned",
                          f"SSH account {row.unix_user} created; GPUs checked: "
                          f"{len(result.gpus)}x {offer.gpu_model} as listed")
+            await notify(session, Kind.GPU_VERIFIED, f"rental:{row.id}:gpu-verified", user_id=row.renter_id,
+                         rental_id=row.id, data={"rental": row.id, "gpus": f"{len(result.gpus)}x {offer.gpu_model}"})
         return True
 
     async def _unreachable(self, c: Claim, deadline: int | None, chain_now: int) -> None:
@@ -206,10 +223,8 @@ class Provisioning(Part):
             rental = await session.get(Rental, c.id)
             rental.retry_at = self.ctx.now() + LEASE
             add_timeline(session, rental.id, "delivery_failed", f"running on chain but access failed: {reason}")
-            await enqueue(session, f"rental:{rental.id}:started-undelivered", "dm",
-                          f"Rental #{rental.id} is running on chain, but its access could not be set up "
-                          f"({reason}). The bot keeps trying; if it stays unusable, open /dispute {rental.id} "
-                          "so support can return your money.", user_id=rental.renter_id, rental_id=rental.id)
-            await enqueue(session, f"rental:{rental.id}:started-undelivered:support", "support",
-                          f"Rental #{rental.id} is running on chain without working access: {reason}.",
-                          rental_id=rental.id)
+            data = {"rental": rental.id, "reason": reason}
+            await notify(session, Kind.ACCESS_FAILED, f"rental:{rental.id}:started-undelivered", data=data,
+                         user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.ACCESS_FAILED_SUPPORT, f"rental:{rental.id}:started-undelivered:support",
+                         data=data, rental_id=rental.id)

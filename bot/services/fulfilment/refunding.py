@@ -6,9 +6,11 @@ from sqlalchemy import select
 
 from bot.chain.escrow import Status, rental_ref
 from bot.db.models import Offer, Provider, Rental
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.reputation import provider_failure
 from bot.domain.states import RentalState
-from bot.services.common import add_timeline, enqueue
+from bot.services.common import add_timeline
 from bot.services.fulfilment.base import BATCH, Part, each, log
 
 S = RentalState
@@ -43,11 +45,10 @@ class Refunds(Part):
         offer.status = "flagged"
         provider = await session.get(Provider, rental.provider_id)
         provider.failed_count += 1
-        await enqueue(session, f"rental:{rental.id}:provider-failed", "dm",
-                      f"Rental #{rental.id} on your offer #{offer.id} could not be delivered: {reason}. "
-                      + ("The renter is refunded and the" if rental.refund_reason else "The")
-                      + " offer is paused (flagged) until an admin reviews it.",
-                      user_id=provider.user_id, rental_id=rental.id)
+        await notify(session, Kind.PROVIDER_FAILED, f"rental:{rental.id}:provider-failed",
+                     data={"rental": rental.id, "offer": offer.id, "reason": reason,
+                           "refunded": rental.refund_reason is not None},
+                     user_id=provider.user_id, rental_id=rental.id)
 
     async def send_due(self) -> int:
         """Cancel on chain every flagged rental whose record is still FUNDED."""

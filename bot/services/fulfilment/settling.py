@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.faults import checkpoint
 from bot.chain.escrow import EscrowError, Status
 from bot.db.models import Rental
 from bot.domain.states import RentalState
@@ -60,4 +61,5 @@ class Settling(Part):
         except EscrowError as exc:   # e.g. TooEarly by the chain's clock: next round
             log.info("settle of rental %s deferred: %s", rental_id, exc)
             return False
+        checkpoint("settle-sent")
         return True

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RELAY_URL = "wss://relay.walletconnect.org"
 USER_AGENT = "wc-2/python-gpuflow-0.1/server"
 _SEEN_LIMIT = 5000
+REFUSED_FOR_USERS = ("the WalletConnect relay refuses this bot right now (a configuration problem; the operator's "
+                     "log says which)")
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,18 @@ class RelayClient:
         self._closed = False
         self._tasks = [asyncio.create_task(self._consume()), asyncio.create_task(self._run()),
                        asyncio.create_task(self._keep_subscribed())]
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.connected and not (require_connection and self.refused):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), min(left, 0.1))
+        if not self.connected:
             if require_connection:
                 refused = self.refused
                 await self.close()
-                raise RelayUnavailable(self._refusal_text(refused) if refused else
+                raise RelayUnavailable(self.refusal_text(refused) if refused else
                                        "the WalletConnect relay could not be reached") from None
             if self.refused is None:
                 log.warning("the WalletConnect relay is not reachable yet; retrying in the background")
@@ -173,7 +180,10 @@ class RelayClient:
             assert code is not None
             self.refused = (code, reason)
             delay = self.backoff.next_delay(auth_refused=True)
-            log.error("%s; retrying in %.0f s", self._refusal_text(self.refused), delay)
+            log.error("%s; retrying in %.0f s", self.refusal_text(self.refused), delay)
+            for _, fut in self._pending.values():     # no answer can come: say so now
+                if not fut.done():
+                    fut.set_exception(RelayUnavailable(REFUSED_FOR_USERS))
             return delay
         if self._healthy:
             self.backoff.reset()
@@ -184,7 +194,7 @@ class RelayClient:
         return delay
 
     @staticmethod
-    def _refusal_text(refused: tuple[int, str]) -> str:
+    def refusal_text(refused: tuple[int, str]) -> str:
         code, reason = refused
         how = f"close code {code}" if code == AUTH_CLOSE_CODE else f"HTTP {code}"
         return (f"the WalletConnect relay refuses this bot's credentials ({how}: {reason or 'no reason given'}). "
@@ -277,8 +287,7 @@ class RelayClient:
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         """One JSON-RPC call; survives reconnects until `call_timeout`."""
         if self.refused is not None and not self.connected:   # fail at once: no answer can come
-            raise RelayUnavailable("the WalletConnect relay refuses this bot right now (a configuration "
-                                   "problem; the operator's log says which)")
+            raise RelayUnavailable(REFUSED_FOR_USERS)
         req_id = next(self._ids)
         frame = json.dumps({"id": req_id, "jsonrpc": "2.0", "method": method, "params": params})
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
