@@ -20,13 +20,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from bot.ssh.keys import KeyPair, generate_keypair, load_private_key
 from bot.ssh.target import HostTarget
 
 REPO = Path(__file__).resolve().parents[1]          # the repository (devnet/ is installed editable)
-HELPER_SRC = REPO / "provider" / "gpuflow-helper"
+HELPER_SRC = Path(str(files("bot.ssh") / "gpuflow-helper"))   # what /host add attaches
 FAKE_SMI_SRC = Path(__file__).resolve().parent / "fake_nvidia_smi"
 RUN_PREFIX = "gpuflow-sshd-"
 SSHD = "/usr/sbin/sshd"  # sshd refuses to start (re-exec) unless run by absolute path

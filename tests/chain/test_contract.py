@@ -66,13 +66,13 @@ def test_constructor_stores_config(chain: Chain) -> None:
 def test_constructor_rejects_bad_config(chain: Chain, bad: dict[str, Any]) -> None:
     cfg = dict(operator=OPERATOR, arbiter=ARBITER, fee_recipient=FEE_RECIPIENT, fee_bps=FEE_BPS,
                start_window=1, dispute_window=0, dispute_timeout=1, admin=DEPLOYER) | bad
-    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
     factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
     chain.reverts("BadConfig", DEPLOYER, factory.constructor(*cfg.values()))
 
 
 def test_zero_dispute_window_and_max_fee_are_accepted(chain: Chain) -> None:
-    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
     e = deploy(chain.w3, art, OPERATOR, ARBITER, FEE_RECIPIENT, 1000, 1, 0, 1, DEPLOYER)
     assert e.functions.disputeWindow().call() == 0 and e.functions.feeBps().call() == 1000
 
