@@ -57,6 +57,23 @@ class RentalEventHandler:
             except (InvalidTransition, Conflict) as exc:   # the event does not fit: keep it visible
                 add_timeline(session, rental.id, "chain_note", f"{event.name} on chain while {rental.state}: {exc}")
 
+    async def peek(self, session: AsyncSession, event: EscrowEvent) -> None:
+        """A matching deposit in a block not confirmed yet: note it, so the worker prepares the
+        account while the confirmations come (the rental stays awaiting its deposit; nothing is
+        handed over or sent on chain before the Deposited event is confirmed)."""
+        if event.name != "Deposited" or event.rental_id is None:
+            return
+        rental = await session.scalar(select(Rental).where(Rental.escrow_id == event.rental_id.lower()))
+        if rental is None or rental.state != S.AWAITING_DEPOSIT.value or rental.deposit_seen_at is not None:
+            return
+        if self._deposit_problems(rental, event.args):
+            return                # only a deposit that will fund the rental is worth preparing for
+        rental.deposit_seen_at = self.ctx.now()
+        add_timeline(session, rental.id, "deposit_seen", f"deposit seen on chain in block {event.block_number}; "
+                     "preparing access while it is confirmed")
+        await notify(session, Kind.DEPOSIT_SEEN, f"rental:{rental.id}:deposit-seen", data={"rental": rental.id},
+                     user_id=rental.renter_id, rental_id=rental.id)
+
     async def revert(self, session: AsyncSession, event: EscrowEvent) -> None:
         """A chain reorganisation removed an event we had applied."""
         if event.rental_id is None:
