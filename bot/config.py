@@ -57,17 +57,20 @@ class ChainSettings(_Section):
     chain_id: int = Field(default=31337, gt=0)
     escrow_address: str | None = None
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
+    admin_address: str | None = Field(default=None, description="who edits the escrow's token allow-list (set at deploy)")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
+    max_duration_s: int = Field(default=90 * 86400, gt=0, lt=2**64, description="longest rental, extensions included (fixed at deploy)")
+    quote_ttl_s: int = Field(default=900, ge=60, le=86400, description="how long a signed deposit quote stays valid")
     tokens: list[TokenSettings] = Field(
         default_factory=lambda: [TokenSettings(symbol="ETH", decimals=18)],
         description="accepted tokens; the first is the default for new offers",
     )
 
-    @field_validator("escrow_address", "arbiter_address")
+    @field_validator("escrow_address", "arbiter_address", "admin_address")
     @classmethod
     def _contract_address(cls, v: str | None) -> str | None:
         return TokenSettings._address(v)

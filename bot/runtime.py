@@ -103,6 +103,7 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
 
 def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> None:
     from bot.chain.escrow import EscrowClient
+    from bot.chain.quotes import QuoteSigner
     from bot.chain.rpc import make_web3
     from bot.chain.sender import TxSender
     from bot.chain.watcher import EscrowWatcher
@@ -112,7 +113,10 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     w3 = make_web3(c.rpc_url)
     operator = TxSender(w3, settings.operator_key.get_secret_value(), c.chain_id) if settings.operator_key else None
     arbiter = TxSender(w3, settings.arbiter_key.get_secret_value(), c.chain_id) if settings.arbiter_key else None
-    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter)
+    # the operator's key also signs deposit quotes (the escrow accepts only deposits it signed)
+    quoter = QuoteSigner(settings.operator_key.get_secret_value(), c.chain_id, c.escrow_address) \
+        if settings.operator_key else None
+    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter, quoter=quoter)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
                                     address=c.escrow_address, confirmations=c.confirmations,
                                     start_block=start_block, poll_interval_s=c.poll_interval_s)

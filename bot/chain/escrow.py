@@ -3,6 +3,7 @@ the operator's and arbiter's own transactions, and state reads (deployment: bot.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -249,6 +250,14 @@ class EscrowClient:
             raise TxFailed(f"{fn} transaction {tx_hash.to_0x_hex()} reverted")
         return TxOutcome(tx_hash=tx_hash.to_0x_hex(), block_number=receipt["blockNumber"],
                          gas_used=receipt["gasUsed"])
+
+    def error_in(self, text: str) -> str | None:
+        """The escrow's custom error named by the first known selector in `text` (a wallet's or a node's
+        revert message), if any."""
+        for selector in re.findall(r"0x[0-9a-fA-F]{8}", text or ""):
+            if name := self._errors.get(selector.lower()):
+                return name
+        return None
 
     def error_name(self, exc: ContractCustomError) -> str:
         data = str(getattr(exc, "data", "") or "")

@@ -111,6 +111,9 @@ def payment_request(req) -> str:
         lines.append("  or send from your linked wallet, in this order:")
         for tx in req.txs:
             lines.append(f"    to {tx['to']} value {tx['value']} data {tx['data']}")
+    if getattr(req, "valid_until", None):
+        lines.append(f"  Only your linked wallet can send it, until {when(req.valid_until)}; after that the escrow "
+                     f"refuses it (nothing is taken but gas): send {req.renew} for a fresh one.")
     lines.append("  The bot acts once the chain confirms it.")
     return "\n".join(lines)
 

@@ -27,6 +27,8 @@ from bot.wallet.walletconnect.errors import WalletConnectError
 
 log = logging.getLogger(__name__)
 LINK_METHODS = ["personal_sign", "eth_sendTransaction"]
+REVERT_WATCH_S = 300.0     # how long to watch a sent deposit for a revert worth explaining
+Explain = Callable[[str], Awaitable[str]]
 
 
 class DbBackend:
@@ -97,30 +99,50 @@ class WalletBridge:
             await self._dm(actor, "Wallet not linked: something went wrong on our side; try /wallet link again.",
                            "link-failed")
 
-    async def send(self, actor: Actor, txs: list[UnsignedTx], what: str, key: str) -> bool:
-        """Ask the person's wallet to send `txs` in order; False when they have no live session."""
+    async def send(self, actor: Actor, txs: list[UnsignedTx], what: str, key: str,
+                   explain: Explain | None = None) -> bool:
+        """Ask the person's wallet to send `txs` in order; False when they have no live session.
+        `explain(detail)` turns a failure (the wallet's error, or "reverted" for a transaction mined
+        but refused by the contract) into what happened and what to do now."""
         topic = await self.wallets.session_of(actor.user_id)
         if topic is None or topic not in self.client.sessions:
             return False
-        self.spawn(self._send(actor, topic, txs, what, key))
+        self.spawn(self._send(actor, topic, txs, what, key, explain))
         return True
 
-    async def _send(self, actor: Actor, topic: str, txs: list[UnsignedTx], what: str, key: str) -> None:
+    async def _send(self, actor: Actor, topic: str, txs: list[UnsignedTx], what: str, key: str,
+                    explain: Explain | None = None) -> None:
         address = await self.wallets.linked_address(actor)
         session = self.client.sessions.get(topic)
         problem = session and explain_mismatch(session.accounts, self.ctx.settings.chain.chain_id, address)
         if problem:
             await self._dm(actor, f"{what}: {problem}.", f"{key}:mismatch")
             return
+        tx_hash = None
         try:
             for tx in txs:
-                await self.client.request(topic, tx["chainId"], "eth_sendTransaction",
-                                          [{"from": address, "to": tx["to"], "data": tx["data"],
-                                            "value": hex(tx["value"])}], expiry=900)
-            await self._dm(actor, f"{what}: your wallet sent it; the bot will confirm once the chain does.",
-                           f"{key}:sent")
+                tx_hash = await self.client.request(topic, tx["chainId"], "eth_sendTransaction",
+                                                    [{"from": address, "to": tx["to"], "data": tx["data"],
+                                                      "value": hex(tx["value"])}], expiry=900)
         except WalletConnectError as exc:
-            await self._dm(actor, f"{what}: {_plain(exc)}", f"{key}:failed")
+            text = await explain(f"{_plain(exc)} {getattr(exc, 'detail', '')}") if explain else _plain(exc)
+            await self._dm(actor, f"{what}: {text}", f"{key}:failed")
+            return
+        await self._dm(actor, f"{what}: your wallet sent it; the bot will confirm once the chain does.",
+                       f"{key}:sent")
+        if explain is not None and self.ctx.escrow is not None and isinstance(tx_hash, str):
+            await self._report_revert(actor, tx_hash, what, key, explain)
+
+    async def _report_revert(self, actor: Actor, tx_hash: str, what: str, key: str, explain: Explain) -> None:
+        """A wallet may send what the contract then refuses (a quote that expired meanwhile): say so."""
+        from bot.chain.rpc import wait_for_receipt
+
+        try:
+            receipt = await wait_for_receipt(self.ctx.escrow.w3, tx_hash, timeout_s=REVERT_WATCH_S, poll_s=1.0)
+        except Exception:  # noqa: BLE001 - not mined yet or RPC trouble: the watcher still decides
+            return
+        if receipt["status"] != 1:
+            await self._dm(actor, f"{what}: {await explain('reverted')}", f"{key}:reverted")
 
     async def _dm(self, actor: Actor, text: str, key: str) -> None:
         async with self.ctx.sessions.begin() as session:
