@@ -8,8 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.commands import CommandRouter
 from bot.config import Settings
 from bot.crypto import SecretBox, parse_master_key
+from bot.db.files import private_dir
 from bot.db.migrate import current_revision, upgrade
 from bot.db.session import make_engine, make_sessionmaker
+from bot.observability.logs import register_settings_secrets
 from bot.services import ServiceContext, Services
 
 
@@ -25,9 +27,10 @@ class App:
 
 
 async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> App:
+    register_settings_secrets(settings)   # masked in every log line, whoever set up the logging
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)   # 0700: the store holds sealed secrets
     engine = make_engine(url)
     if migrate:
         await upgrade(engine)
@@ -37,6 +40,7 @@ async def open_app(settings: Settings, *, migrate: bool = True, clock=None) -> A
         ctx.clock = clock
     services = Services(ctx)
     await services.maintain_store()
+    await services.place_store.sync_from_config()   # the listings / support places the config names
     return App(settings=settings, engine=engine, services=services, router=CommandRouter(services))
 
 
@@ -44,7 +48,7 @@ async def migrate_database(settings: Settings) -> str | None:
     """Bring the schema to the newest revision; returns that revision."""
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)   # 0700: the store holds sealed secrets
     engine = make_engine(url)
     try:
         await upgrade(engine)

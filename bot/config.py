@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -27,6 +27,7 @@ SECRET_ENV: dict[str, str] = {
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
+    "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
 }
 
 
@@ -60,6 +61,11 @@ class ChainSettings(_Section):
     admin_address: str | None = Field(default=None, description="who edits the escrow's token allow-list (set at deploy)")
     confirmations: int = Field(default=2, ge=0, le=1000)
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
+    receipt_wait_s: float = Field(default=30.0, gt=0, le=600,
+                                  description="how long one round waits for the bot's own transaction to be mined")
+    tx_stuck_after_s: float = Field(default=60.0, gt=0, le=3600,
+                                    description="a transaction of the bot's not mined after this is re-sent "
+                                                "with the same nonce at a higher fee")
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
@@ -101,15 +107,36 @@ class DiscordSettings(_Section):
     listings_channel_id: int | None = None
     support_channel_id: int | None = None
     support_role_id: int | None = None
+    support_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are support staff")
+    admin_role_ids: list[int] = Field(default_factory=list, description="members with any of these roles are bot admins")
     rest_base_url: str = "https://discord.com/api/v10"
     gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1, le=1024, description="set to run sharded (AutoShardedClient)")
+    shard_ids: list[int] | None = Field(default=None, description="the shards this process runs (default: all)")
+    ack_after_s: float = Field(default=1.0, gt=0, le=2.5,
+                               description="answer directly if the core is done by then, else defer (Discord allows 3 s)")
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ids(cls, v: list[int] | None, info) -> list[int] | None:
+        count = info.data.get("shard_count")
+        if v is not None and (count is None or any(not 0 <= i < count for i in v) or len(set(v)) != len(v)):
+            raise ValueError("needs shard_count, and each id once, from 0 to shard_count - 1")
+        return v
 
 
 class TelegramSettings(_Section):
     enabled: bool = False
     listings_chat_id: int | None = None
     support_chat_id: int | None = Field(default=None, description="a forum supergroup for dispute topics")
-    base_url: str = "https://api.telegram.org/bot"
+    base_url: str = Field(default="https://api.telegram.org/bot", description="Bot API server (self-hosted: yours)")
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str | None = Field(default=None, description="public https URL Telegram posts updates to; "
+                                    "unset: long polling")
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    conversation_timeout_s: int = Field(default=600, ge=10, le=86400,
+                                        description="how long the bot waits for an answer to its question")
 
 
 class WalletConnectSettings(_Section):
@@ -128,6 +155,43 @@ class SshSettings(_Section):
                              description="where providers install provider/gpuflow-helper")
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class LogSettings(_Section):
+    level: LogLevel = "WARNING"
+    format: Literal["text", "json"] = Field(default="text", description="json: one object a line, with rental_id")
+    library_level: LogLevel = Field(default="WARNING", description="web3, aiohttp, websockets, chat libraries...")
+
+
+class MetricsSettings(_Section):
+    port: int | None = Field(default=None, ge=1, le=65535, description="serve Prometheus metrics on this port")
+    host: str = Field(default="127.0.0.1", description="address the metrics endpoint listens on")
+
+
+class DeliverySettings(_Section):
+    """How notices reach people: retries, leases and the reminders the bot sends by itself."""
+
+    max_attempts: int = Field(default=6, ge=1, le=50, description="tries before a delivery is marked failed")
+    retry_base_s: float = Field(default=5.0, gt=0, le=3600, description="first retry delay; doubles each try")
+    retry_max_s: float = Field(default=900.0, gt=0, le=86400)
+    lease_s: float = Field(default=120.0, ge=5, le=3600,
+                           description="a claimed delivery not marked by then is claimed again (at-least-once)")
+    end_reminders_min: list[int] = Field(default_factory=lambda: [15, 5],
+                                         description="minutes before a rental's end to remind the renter")
+    deposit_reminder_s: int = Field(default=600, ge=0, description="remind an unpaid deposit this long before "
+                                    "the slot is released (0: never)")
+    dispute_warning_s: int = Field(default=86400, ge=0, description="warn support this long before an "
+                                   "unanswered dispute times out on chain (0: never)")
+
+    @field_validator("end_reminders_min")
+    @classmethod
+    def _reminders(cls, v: list[int]) -> list[int]:
+        if any(not 1 <= m <= 7 * 24 * 60 for m in v):
+            raise ValueError("reminders are minutes from 1 to 10080")
+        return sorted(set(v), reverse=True)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -144,6 +208,9 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     walletconnect: WalletConnectSettings = Field(default_factory=WalletConnectSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     # secrets: environment only (see SECRET_ENV); never in the TOML file
     master_key: SecretStr | None = None
@@ -151,6 +218,7 @@ class Settings(BaseSettings):
     arbiter_key: SecretStr | None = None
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
 
     @field_validator("master_key")
     @classmethod

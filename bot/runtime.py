@@ -12,11 +12,31 @@ from dataclasses import dataclass, field
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.leader import Leadership
 from bot.services.chain_events import RentalEventHandler
 from bot.services.fulfilment import Fulfilment
 
 log = logging.getLogger(__name__)
 RECONCILE_EVERY_S = 3600.0
+MAX_BACKOFF_S = 30.0
+
+
+async def _guarded_value(what: str, call):
+    """Run one periodic step; None (logged) if it failed."""
+    try:
+        return await call()
+    except Exception as exc:  # noqa: BLE001 - the loop outlives any single failure
+        log.warning("%s failed, retrying: %s", what, type(exc).__name__)
+        return None
+
+
+async def _guarded(what: str, call) -> bool:
+    try:
+        await call()
+        return True
+    except Exception as exc:  # noqa: BLE001 - the loop outlives any single failure
+        log.warning("%s failed, retrying: %s", what, type(exc).__name__)
+        return False
 
 
 @dataclass
@@ -25,6 +45,7 @@ class Runtime:
     fulfilment: Fulfilment
     watcher: object | None = None
     sign_client: object | None = None
+    leadership: Leadership = field(default_factory=Leadership)   # PostgreSQL: one leader per database
     tasks: set[asyncio.Task] = field(default_factory=set)
 
     @property
@@ -42,32 +63,53 @@ class Runtime:
         task.add_done_callback(self.tasks.discard)
         return task
 
-    async def tick(self) -> None:
-        """One round of everything periodic; the loops call this, tests and the demo call it too."""
+    async def tick(self) -> bool:
+        """One round of everything periodic; the loops call this, tests and the demo call it too.
+        Each step is guarded: a failure is logged (by type only: RPC errors carry the URL) and the
+        other steps still run. Returns whether every step went through."""
+        ok = True
         if self.watcher is not None:
-            try:
-                await self.watcher.poll_once()
-            except Exception as exc:  # noqa: BLE001 - logged; the next tick retries
-                log.warning("escrow watcher poll failed: %s", type(exc).__name__)
-        await self.services.housekeeping()
-        await self.fulfilment.run_once()
+            ok &= await _guarded("escrow watcher poll", self.watcher.poll_once)
+        ok &= await _guarded("housekeeping", self.services.housekeeping)
+        report = await _guarded_value("fulfilment", self.fulfilment.run_once)
+        return ok and report is not None and not report.failed_steps
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Tick until `stop`; nothing a tick meets (an RPC outage, a database hiccup) ends the loop.
+        Rounds that fail back off (doubling, at most MAX_BACKOFF_S) and the next good one resets."""
         interval = self.app.settings.chain.poll_interval_s
         last_reconcile = 0.0
+        failures = 0
+        was_leading = False
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            await self.tick()
-            if loop.time() - last_reconcile > RECONCILE_EVERY_S:
-                await self.fulfilment.reconcile_hosts()
-                await self.services.maintain_store()
-                last_reconcile = loop.time()
+            leading = await _guarded_value("leadership check", self.leadership.check)
+            delay = interval if leading else min(interval, self.leadership_retry_s)
+            if leading and not was_leading:
+                # only a leader works, so claims made before this process led are a dead leader's
+                was_leading = await _guarded_value("taking over claims", self.fulfilment.take_over) is not None
+            was_leading = was_leading and leading
+            if leading:       # only the leader sends chain transactions and touches hosts
+                if await self.tick():
+                    failures = 0
+                else:
+                    failures += 1
+                    delay = min(interval * 2 ** min(failures, 8), MAX_BACKOFF_S)
+                if loop.time() - last_reconcile > RECONCILE_EVERY_S:
+                    await _guarded("host reconcile", self.fulfilment.reconcile_hosts)
+                    await _guarded("store maintenance", self.services.maintain_store)
+                    last_reconcile = loop.time()
             try:
-                await asyncio.wait_for(stop.wait(), interval)
+                await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
                 pass
 
+    @property
+    def leadership_retry_s(self) -> float:
+        return getattr(self.leadership, "retry_s", 1.0)
+
     async def close(self) -> None:
+        await self.leadership.close()
         for task in list(self.tasks):
             task.cancel()
         if self.sign_client is not None:
@@ -103,6 +145,7 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
 
 def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> None:
     from bot.chain.escrow import EscrowClient
+    from bot.chain.journal import TxJournal
     from bot.chain.quotes import QuoteSigner
     from bot.chain.rpc import make_web3
     from bot.chain.sender import TxSender
@@ -111,12 +154,21 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     ctx = runtime.app.services.ctx
     c = settings.chain
     w3 = make_web3(c.rpc_url)
-    operator = TxSender(w3, settings.operator_key.get_secret_value(), c.chain_id) if settings.operator_key else None
-    arbiter = TxSender(w3, settings.arbiter_key.get_secret_value(), c.chain_id) if settings.arbiter_key else None
+    journal = TxJournal(ctx.sessions, c.chain_id, clock=ctx.now)   # every own transaction, before it is sent
+
+    def sender(key) -> TxSender | None:
+        return TxSender(w3, key.get_secret_value(), c.chain_id, journal=journal, stuck_after_s=c.tx_stuck_after_s,
+                        clock=ctx.now) if key else None
+
+    operator = sender(settings.operator_key)
+    same = operator is not None and settings.arbiter_key is not None \
+        and settings.arbiter_key.get_secret_value() == settings.operator_key.get_secret_value()
+    arbiter = operator if same else sender(settings.arbiter_key)    # one account: one nonce sequence
     # the operator's key also signs deposit quotes (the escrow accepts only deposits it signed)
     quoter = QuoteSigner(settings.operator_key.get_secret_value(), c.chain_id, c.escrow_address) \
         if settings.operator_key else None
-    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter, quoter=quoter)
+    ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter,
+                              quoter=quoter, receipt_wait_s=c.receipt_wait_s)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
                                     address=c.escrow_address, confirmations=c.confirmations,
                                     start_block=start_block, poll_interval_s=c.poll_interval_s)

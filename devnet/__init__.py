@@ -5,7 +5,11 @@
 - `devnet.node_wallet` + `wallet.mjs`: the official WalletKit SDK in a Node process standing in
   for a person's phone wallet;
 - `devnet.sshd` + `fake_nvidia_smi`: a local OpenSSH server (needs root) set up like a provider's
-  machine, with a fake GPU.
+  machine, with a fake GPU;
+- `devnet.discord`: a loopback Discord (REST + gateway) the real discord.py client runs against,
+  every request and answer validated against Discord's OpenAPI description;
+- `devnet.telegram`: a loopback Telegram Bot API for the real python-telegram-bot client, every
+  call and answer checked against the official API description (shared/specs/telegram/api.json).
 
 They need the repository's node_modules (`npm ci`) and, for sshd, root. The bot itself (bot/)
 never imports this package.

@@ -1,10 +1,18 @@
 """A loopback WalletConnect relay for the tests and the demo (irn JSON-RPC over websockets).
 
-It does what the public relay does for one pairing: checks the EdDSA JWT, keeps every published
-message in a mailbox for its TTL and replays it to subscribers that have not acknowledged it
-(a wallet may publish before the bot subscribes), subscribes the sender implicitly on
-wc_proposeSession / wc_approveSession, and pings every client well under the SDK's 35 s
-dead-connection timeout. Its mailbox survives `restart()`, like the real relay's.
+It does what the public relay does for one pairing: checks the EdDSA JWT (signature, expiry,
+not-before with its own clock, audience = its URL, the project id when given a list) and refuses a
+bad one as the public relay does, by accepting the socket and closing it with code 3000 and an
+"Authorization error: ..." reason; keeps every published message in a mailbox for its TTL and
+replays it to subscribers that have not acknowledged it (a wallet may publish before the bot
+subscribes), subscribes the sender implicitly on wc_proposeSession / wc_approveSession, and pings
+every client well under the SDK's 35 s dead-connection timeout. Its mailbox survives `restart()`,
+like the real relay's.
+
+Faults for the tests: `fail_next(method)` refuses the next call(s) of a method with a JSON-RPC
+error, `clock_skew_s` moves the relay's clock (a skewed clock refuses valid JWTs),
+`close_all(code, reason)` drops every client with a close code; `connections`, `refusals` and
+`closes` record what happened.
 """
 from __future__ import annotations
 
@@ -48,9 +56,20 @@ class Client:
 class LoopbackRelay:
     """Start with `await relay.start()`; `relay.url` is what both sides connect to."""
 
-    def __init__(self, port: int | None = None, ping_interval: float = 15.0) -> None:
+    JWT_LEEWAY_S = 60      # how far in the future a token's iat may be (clock drift)
+
+    def __init__(self, port: int | None = None, ping_interval: float = 15.0, *,
+                 project_ids: set[str] | None = None, clock_skew_s: float = 0.0,
+                 refuse_with: str = "close") -> None:
         self.port = port or free_port()
         self.ping_interval = ping_interval
+        self.project_ids = project_ids          # None: any (or no) project id is accepted
+        self.clock_skew_s = clock_skew_s
+        self.refuse_with = refuse_with          # "close": 3000 after the upgrade; "http": 401 in the handshake
+        self.connections = 0                    # websocket handshakes seen, refused ones included
+        self.refusals: list[str] = []
+        self.closes: list[tuple[str, int | None, str]] = []   # (client_id, close code, reason) as clients leave
+        self._failures: dict[str, list[dict[str, Any]]] = {}
         self.mailbox: list[Stored] = []
         self.clients: list[Client] = []
         self.calls: list[tuple[str, str, dict[str, Any]]] = []   # (client_id, method, params)
@@ -78,6 +97,21 @@ class LoopbackRelay:
         await asyncio.sleep(downtime)
         await self.start()
 
+    def fail_next(self, method: str, times: int = 1, code: int = -32000,
+                  message: str = "Internal error, try again", client_id: str | None = None) -> None:
+        """Answer the next `times` calls of `method` (from `client_id`, or anyone) with this JSON-RPC
+        error, and do nothing else."""
+        key = f"{method}@{client_id}" if client_id else method
+        self._failures.setdefault(key, []).extend({"code": code, "message": message} for _ in range(times))
+
+    async def close_all(self, code: int = 1001, reason: str = "") -> None:
+        for client in list(self.clients):
+            with contextlib.suppress(Exception):
+                await client.conn.close(code, reason)
+
+    def now(self) -> float:
+        return time.time() + self.clock_skew_s
+
     def methods_called(self, method: str) -> list[tuple[str, dict[str, Any]]]:
         return [(cid, params) for cid, m, params in self.calls if m == method]
 
@@ -92,19 +126,42 @@ class LoopbackRelay:
             await self._deliver(client, stored)
 
     # ---- connection handling ----------------------------------------------------------------
-    @staticmethod
-    def _check_auth(conn: ServerConnection, request: Request) -> Response | None:
-        query = parse_qs(urlparse(request.path).query)
+    def _auth_problem(self, query: dict[str, list[str]]) -> tuple[str | None, str]:
+        """(None, client_id) for a good token, else (the public relay's kind of reason, "")."""
+        if self.project_ids is not None:
+            project = (query.get("projectId") or [""])[0]
+            if not project:
+                return "Authorization error: Project ID is missing", ""
+            if project not in self.project_ids:
+                return "Authorization error: Project ID not found", ""
         try:
-            payload = verify_jwt(query["auth"][0])
-            if payload["exp"] < time.time():
-                raise ValueError("expired")
-        except Exception:  # any bad token is refused, like the real relay
-            return Response(401, "Unauthorized", Headers({"Content-Length": "0"}), b"")
-        conn.client_id = payload["iss"]  # type: ignore[attr-defined]
+            payload = verify_jwt((query.get("auth") or [""])[0])
+        except Exception:  # noqa: BLE001 - any unreadable or forged token
+            return "Authorization error: JWT validation error: Invalid signature", ""
+        now = self.now()
+        if payload.get("exp", 0) < now:
+            return f"Authorization error: JWT validation error: JWT Token is expired: Some({payload.get('exp')})", ""
+        if payload.get("iat", 0) > now + self.JWT_LEEWAY_S:
+            return "Authorization error: JWT validation error: JWT Token is not yet valid", ""
+        if payload.get("aud") != self.url:
+            return "Authorization error: JWT validation error: Invalid audience", ""
+        return None, payload["iss"]
+
+    def _check_auth(self, conn: ServerConnection, request: Request) -> Response | None:
+        self.connections += 1
+        problem, client_id = self._auth_problem(parse_qs(urlparse(request.path).query))
+        conn.client_id = client_id  # type: ignore[attr-defined]
+        conn.auth_problem = problem  # type: ignore[attr-defined]
+        if problem is not None:
+            self.refusals.append(problem)
+            if self.refuse_with == "http":
+                return Response(401, "Unauthorized", Headers({"Content-Length": "0"}), b"")
         return None
 
     async def _handle(self, conn: ServerConnection) -> None:
+        if conn.auth_problem is not None:  # type: ignore[attr-defined]
+            await conn.close(3000, conn.auth_problem)  # type: ignore[attr-defined]
+            return
         client = Client(conn, conn.client_id)  # type: ignore[attr-defined]
         self.clients.append(client)
         try:
@@ -117,6 +174,7 @@ class LoopbackRelay:
         except Exception:  # a client dropping is normal
             pass
         finally:
+            self.closes.append((client.client_id, conn.close_code, conn.close_reason or ""))
             if client in self.clients:
                 self.clients.remove(client)
 
@@ -129,6 +187,10 @@ class LoopbackRelay:
     async def _on_request(self, client: Client, payload: dict[str, Any]) -> None:
         method, params, req_id = payload["method"], payload.get("params") or {}, payload.get("id")
         self.calls.append((client.client_id, method, params))
+        for key in (f"{method}@{client.client_id}", method):
+            if self._failures.get(key):
+                await self._reply(client, req_id, error=self._failures[key].pop(0))
+                return
         if method == "irn_subscribe":
             await self._reply(client, req_id, self._sub_id(client, params["topic"]))
             await self._subscribe(client, params["topic"])

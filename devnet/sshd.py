@@ -31,6 +31,7 @@ FAKE_SMI_SRC = Path(__file__).resolve().parent / "fake_nvidia_smi"
 RUN_PREFIX = "gpuflow-sshd-"
 SSHD = "/usr/sbin/sshd"  # sshd refuses to start (re-exec) unless run by absolute path
 DEFAULT_GPUS = "NVIDIA GeForce RTX 4090, 24564 MiB\n"
+MAX_PROCS = 256      # the renters' process cap in the test host (the helper's default is 4096)
 
 
 class SshdUnavailable(RuntimeError):
@@ -47,6 +48,7 @@ class SshdServer:
     uid_min: int
     uid_max: int
     proc: subprocess.Popen | None = None
+    max_procs: int = MAX_PROCS
 
     @property
     def helper(self) -> str:
@@ -127,6 +129,7 @@ def _teardown(base: Path) -> None:
     """Undo one fixture: stop sshd, remove its renters and provider account, its sudoers file."""
     meta_path = base / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    _stop_reaper(base)
     pidfile = base / "sshd.pid"
     if pidfile.exists():
         try:
@@ -145,6 +148,16 @@ def _teardown(base: Path) -> None:
     if meta.get("sudoers"):
         Path(meta["sudoers"]).unlink(missing_ok=True)
     shutil.rmtree(base, ignore_errors=True)
+
+
+def _stop_reaper(base: Path) -> None:
+    """The helper's reaper outlives sshd by design; this run's one goes with the run."""
+    try:
+        pid = int((base / "state" / "reaper.pid").read_text().strip())
+        if str(base) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 def cleanup_stale() -> None:
@@ -200,9 +213,24 @@ def start_sshd() -> SshdServer:
         raise
 
 
+def _free_uid_range(first: int) -> int:
+    """A block of 1000 UIDs that no account and no process (a dead run's zombie, say) holds."""
+    used = {pw.pw_uid // 1000 for pw in pwd.getpwall()}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            used.update(int(u) // 1000 for line in status.read_text().splitlines() if line.startswith("Uid:")
+                        for u in line.split()[1:])
+        except (OSError, ValueError):
+            continue
+    block = first // 1000
+    while block in used:
+        block = 3_000 + (block - 3_000 + 1) % 4_000
+    return block * 1000
+
+
 def _setup(base: Path, pid: int) -> SshdServer:
     provider = f"gftp{pid}"[:32]
-    uid_min = 3_000_000 + (pid % 4_000) * 1_000
+    uid_min = _free_uid_range(3_000_000 + (pid % 4_000) * 1_000)
     sudoers = f"/etc/sudoers.d/gpuflow_test_{pid}"
     for d in (base, base / "sbin", base / "bin", base / "home", base / "state", base / "prov"):
         d.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -218,7 +246,7 @@ def _setup(base: Path, pid: int) -> SshdServer:
     (base / "sbin" / "gpuflow-helper.conf").write_text("\n".join([
         f"key_dir = {base}/keys", f"home_base = {base}/home", f"state_dir = {base}/state",
         f"uid_min = {uid_min}", f"uid_max = {uid_min + 999}", f"nvidia_smi = {base}/bin/nvidia-smi",
-        "scrub_dirs = /tmp /var/tmp /dev/shm", ""]))
+        f"renter_shell = {base}/lib/renter-shell", f"max_procs = {MAX_PROCS}", "sweep_interval = 5", ""]))
     (base / "sbin" / "gpuflow-helper.conf").chmod(0o644)
     shutil.copyfile(FAKE_SMI_SRC, base / "bin" / "nvidia-smi")
     (base / "bin" / "nvidia-smi").chmod(0o755)

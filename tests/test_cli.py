@@ -113,3 +113,77 @@ def test_contract_deploy_on_anvil(tmp_path):
         assert ANVIL_KEYS[0] not in result.stdout + result.stderr
         missing = run_cli("--config", str(cfg), "contract", "deploy")
         assert missing.returncode == 1 and "GPUFLOW_OPERATOR_KEY" in missing.stderr
+
+
+def test_a_script_line_holding_u2028_is_one_command(tmp_path):
+    """U+2028 shows as a line break in some editors but is not one: no hidden second command."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    script = tmp_path / "sep.txt"
+    script.write_text("/as alice\n!/rent 1 1\u2028/as mallory\r\n/rentals\n", encoding="utf-8")
+    result = run_cli("console", "--script", str(script), "--database-url", db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "now typing as mallory" not in result.stdout
+    assert "alice> /rentals" in result.stdout
+    assert result.stdout.count("alice> ") == 2     # the two commands after /as alice, nothing more
+
+
+def test_a_missing_or_non_utf8_script_is_refused_plainly(tmp_path):
+    db = f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"
+    missing = run_cli("console", "--script", str(tmp_path / "nope.txt"), "--database-url", db)
+    assert missing.returncode == 2
+    assert f"console script {tmp_path / 'nope.txt'} does not exist" in missing.stderr
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("/as alice\n/offers gpu=caf\u00e9\n".encode("latin-1"))
+    bad = run_cli("console", "--script", str(latin), "--database-url", db)
+    assert bad.returncode == 2
+    assert "is not UTF-8 text (line 2" in bad.stderr
+    folder = run_cli("console", "--script", str(tmp_path), "--database-url", db)
+    assert folder.returncode == 2 and "is a directory" in folder.stderr
+    for result in (missing, bad, folder):
+        assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "c.db").exists()       # refused before anything started
+
+
+def test_migrate_against_an_unreachable_postgresql_says_so_in_one_line():
+    for url in ("postgresql+asyncpg://gpuflow:s3cretpw@127.0.0.1:1/test",           # nothing listens
+                "postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_database_here"):  # no such database
+        result = run_cli("migrate", "--database-url", url)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("cannot migrate the database at postgresql+asyncpg://")
+        assert "Traceback" not in result.stderr and "s3cretpw" not in result.stderr
+    assert "Connect call failed" in run_cli("migrate", "--database-url", "postgresql+asyncpg://x@127.0.0.1:1/t").stderr
+
+
+def test_every_subcommand_has_its_own_help():
+    for argv, says in ((["run"], "back office"), (["demo"], "scripted market"), (["console"], "--script"),
+                       (["migrate"], "migration"), (["check-config"], "every problem"), (["doctor"], "One line per"),
+                       (["contract"], "ACTION"), (["contract", "deploy"], "Deploy GpuEscrow")):
+        result = run_cli(*argv, "--help")
+        assert result.returncode == 0, argv
+        assert result.stdout.startswith(f"usage: gpuflow-bot {' '.join(argv)} "), (argv, result.stdout[:200])
+        assert says in result.stdout, (argv, result.stdout)
+    run_help = run_cli("run", "--help").stdout
+    assert "chain watcher" in run_help and "front-end" in run_help
+
+
+def test_doctor_reports_each_unreachable_part_on_its_own_line(tmp_path):
+    from devnet.anvil import free_port
+
+    key = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c"
+    cfg = tmp_path / "doctor.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[chain]\nrpc_url = "http://127.0.0.1:{free_port()}/v3/{key}"\n'
+                   f'escrow_address = "0x{"42" * 20}"\n[walletconnect]\nrelay_url = "ws://127.0.0.1:{free_port()}"\n'
+                   f'[telegram]\nbase_url = "http://127.0.0.1:{free_port()}/bot"\n')
+    result = run_cli("--config", str(cfg), "doctor", env={"GPUFLOW_TELEGRAM_TOKEN": "123456:telegram-secret-token"})
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    status = {line.split(":", 1)[0].split(None, 1)[1]: line.split()[0] for line in lines}
+    assert status == {"database": "FAIL", "rpc": "FAIL", "walletconnect relay": "FAIL", "discord": "skip",
+                      "telegram": "FAIL"}, result.stdout
+    assert "run `gpuflow-bot migrate`" in result.stdout and "does not answer" in result.stdout
+    assert "4 check(s) failed" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert key not in result.stdout + result.stderr and "telegram-secret-token" not in result.stdout + result.stderr
+    assert not (tmp_path / "data" / "gpuflow.db").exists()       # checking creates nothing

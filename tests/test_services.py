@@ -188,14 +188,18 @@ async def test_timeline_is_ordered_and_kept(app):
                                                           ("awaiting_deposit", "cancelled")]
 
 
-async def test_listing_is_queued_once_for_the_listings_channel(app):
+async def test_listing_is_queued_once_for_each_listings_place(app):
+    await app.services.place_store.set(None, "console", "listings", "console")
     _, offer_id = await provider_with_offer(app)
     pending = await app.services.outbox.pending()
-    assert [(n.target, n.offer_id) for n in pending] == [("listings", offer_id)]
+    assert [(n.target, n.offer_id, n.kind) for n in pending] == [("listings", offer_id, "listing-created")]
     assert "rtx4090" in pending[0].body
-    assert await app.services.outbox.mark_sent(pending[0].id)
-    assert not await app.services.outbox.mark_sent(pending[0].id)
-    assert await app.services.outbox.pending() == []
+    queue = app.services.deliveries
+    (delivery,) = await queue.claim("console")
+    assert (delivery.purpose, delivery.action, delivery.offer_id) == ("listings", "post", offer_id)
+    assert await queue.sent(delivery)
+    assert not await queue.sent(delivery)
+    assert await queue.claim("console") == [] and await app.services.outbox.pending() == []
 
 
 async def test_host_private_key_is_sealed_at_rest(app):

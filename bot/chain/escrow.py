@@ -104,6 +104,11 @@ def rental_id_bytes(rental_id: bytes | str) -> bytes:
     return raw
 
 
+def rental_ref(rental_id: bytes | str) -> str:
+    """The store's form of a rental id ("0x" + 64 lowercase hex): how the journal refers to it."""
+    return "0x" + rental_id_bytes(rental_id).hex()
+
+
 def _token(token: str | None) -> str:
     return NATIVE if token is None else to_checksum_address(token)
 
@@ -126,8 +131,10 @@ class EscrowClient:
     (the operator's key too) signs deposit quotes."""
 
     def __init__(self, w3: AsyncWeb3, address: str, chain_id: int, *, operator: TxSender | None = None,
-                 arbiter: TxSender | None = None, quoter: QuoteSigner | None = None) -> None:
+                 arbiter: TxSender | None = None, quoter: QuoteSigner | None = None,
+                 receipt_wait_s: float = 120.0) -> None:
         self.w3 = w3
+        self.receipt_wait_s = receipt_wait_s
         self.address = to_checksum_address(address)
         self.chain_id = chain_id
         self.operator = operator
@@ -237,15 +244,23 @@ class EscrowClient:
             raise ValueError("renter_bps must be within 0..10000")
         return await self._send(self.arbiter, "arbiter", "resolve", [rental_id_bytes(rental_id), renter_bps])
 
+    async def submit(self, fn: str, rental_id: bytes | str, *extra: Any, role: str = "operator") -> HexBytes:
+        """Send one of the bot's own calls for a rental without waiting for it to be mined; the
+        journal (when the sender has one) holds it under purpose `fn` and the rental's id."""
+        sender = self.operator if role == "operator" else self.arbiter
+        if sender is None:
+            raise RuntimeError(f"this bot holds no {role} key")
+        data = self.contract.encode_abi(fn, args=[rental_id_bytes(rental_id), *extra])
+        try:
+            return await sender.send(self.address, data, purpose=fn, ref=rental_ref(rental_id))
+        except ContractCustomError as exc:
+            raise EscrowError(self.error_name(exc), f"({fn})") from None
+
     async def _send(self, sender: TxSender | None, role: str, fn: str, args: list[Any]) -> TxOutcome:
         if sender is None:
             raise RuntimeError(f"this bot holds no {role} key")
-        data = self.contract.encode_abi(fn, args=args)
-        try:
-            tx_hash = await sender.send(self.address, data)
-        except ContractCustomError as exc:
-            raise EscrowError(self.error_name(exc), f"({fn})") from None
-        receipt = await wait_for_receipt(self.w3, tx_hash)
+        tx_hash = await self.submit(fn, args[0], *args[1:], role=role)
+        receipt = await wait_for_receipt(self.w3, tx_hash, timeout_s=self.receipt_wait_s)
         if receipt["status"] != 1:
             raise TxFailed(f"{fn} transaction {tx_hash.to_0x_hex()} reverted")
         return TxOutcome(tx_hash=tx_hash.to_0x_hex(), block_number=receipt["blockNumber"],
@@ -270,6 +285,10 @@ class EscrowClient:
         return RentalRecord(renter=r[0], deposited_at=r[1], fee_bps=r[2], status=Status(r[3]), provider=r[4],
                             started_at=r[5], token=r[6], stopped_at=r[7], amount=r[8], duration=r[9],
                             disputed_at=r[10])
+
+    async def end_of(self, rental_id: bytes | str) -> int:
+        """When the rental's clock stops (unix seconds; 0 before the start)."""
+        return await self.contract.functions.endOf(rental_id_bytes(rental_id)).call()
 
     async def owed(self, account: str, token: str | None = None) -> int:
         """What `account` can withdraw now in `token` (None = native coin)."""

@@ -16,6 +16,24 @@ from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import TransactionNotFound
 
+from bot.observability import metrics
+
+
+class CountedHTTPProvider(AsyncHTTPProvider):
+    """web3's HTTP provider, counting requests and failures into the bot's metrics."""
+
+    async def make_request(self, method, params):  # type: ignore[override]
+        metrics.RPC_REQUESTS.inc()
+        try:
+            response = await super().make_request(method, params)
+        except Exception as exc:
+            metrics.rpc_error(type(exc).__name__)
+            raise
+        if isinstance(response, dict) and response.get("error"):
+            error = response["error"]
+            metrics.rpc_error(f"error_response_{error.get('code') if isinstance(error, dict) else ''}")
+        return response
+
 
 class ReceiptTimeout(TimeoutError):
     """A transaction was not mined within the wait; it may still be mined later."""
@@ -29,7 +47,7 @@ def make_web3(rpc_url: str, *, timeout_s: float = 10.0) -> AsyncWeb3:
     """
     if not rpc_url.startswith(("http://", "https://")):
         raise ValueError("make_web3 takes an http(s) URL; use web3's WebSocketProvider for ws(s)")
-    provider = AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout_s)},
+    provider = CountedHTTPProvider(rpc_url, request_kwargs={"timeout": ClientTimeout(total=timeout_s)},
                                  exception_retry_configuration=None)
     return AsyncWeb3(provider)
 

@@ -110,7 +110,8 @@ class EscrowWatcher:
         if safe <= number:
             return PollResult(checkpoint=number)
         to = min(safe, number + self.max_range)
-        to_hash = HexBytes((await self.w3.eth.get_block(to))["hash"]).to_0x_hex()
+        to_block = await self.w3.eth.get_block(to)
+        to_hash = HexBytes(to_block["hash"]).to_0x_hex()
         logs = await self.w3.eth.get_logs({"address": self.address, "fromBlock": number + 1, "toBlock": to})
         events = []
         for raw in logs:
@@ -122,7 +123,7 @@ class EscrowWatcher:
             if event.block_number == to and event.block_hash != to_hash:
                 return PollResult(checkpoint=number)     # range changed under us: try again
             events.append(event)
-        applied = await self._commit(number, to, to_hash, events, anchor)
+        applied = await self._commit(number, to, to_hash, events, anchor, to_time=to_block["timestamp"])
         if applied is None:
             return PollResult(checkpoint=number)
         return PollResult(applied=applied, checkpoint=to, behind=to < safe)
@@ -135,7 +136,7 @@ class EscrowWatcher:
             return cur.block_number, cur.block_hash
 
     async def _commit(self, expected: int, to: int, to_hash: str, events: list[EscrowEvent],
-                      anchor: tuple[int, str] | None = None) -> int | None:
+                      anchor: tuple[int, str] | None = None, to_time: int | None = None) -> int | None:
         """Apply a range atomically; None if another writer moved the checkpoint meanwhile."""
         async with self.sessions.begin() as s:
             cur = await s.get(ChainCursor, (self.chain_id, self.address), with_for_update=True)
@@ -155,7 +156,7 @@ class EscrowWatcher:
             await s.execute(delete(ChainBlock).where(
                 ChainBlock.chain_id == self.chain_id, ChainBlock.contract == self.address,
                 ChainBlock.number <= to - self.keep_blocks))
-            cur.block_number, cur.block_hash = to, to_hash
+            cur.block_number, cur.block_hash, cur.block_time = to, to_hash, to_time
         return applied
 
     async def _apply_once(self, s: AsyncSession, event: EscrowEvent) -> int:
@@ -208,7 +209,7 @@ class EscrowWatcher:
                 ChainBlock.chain_id == self.chain_id, ChainBlock.contract == self.address,
                 ChainBlock.number > fork[0]))
             cur = await s.get(ChainCursor, (self.chain_id, self.address), with_for_update=True)
-            cur.block_number, cur.block_hash = fork
+            cur.block_number, cur.block_hash, cur.block_time = fork[0], fork[1], None   # learnt again next poll
         log.warning("escrow watcher: reorg on chain %d, rolled back %d event(s) above block %d",
                     self.chain_id, len(rows), fork[0])
         return PollResult(reverted=len(rows), checkpoint=fork[0], behind=True)

@@ -1,4 +1,13 @@
-"""Plain-text commands: parsing, dispatch and rendering shared by every front-end."""
-from bot.commands.router import CommandRouter, Reply
+"""The command surface every front-end builds from: the table (spec), the typed entry point and
+text parsing on it (router), structured replies (reply), button payloads (codec).
 
-__all__ = ["CommandRouter", "Reply"]
+Front-end authors: read bot/chat/README.md.
+"""
+from bot.commands.reply import Reply
+from bot.commands.router import CommandRouter
+from bot.commands.spec import TABLE, Autocomplete, Command, Param, PType, Role, top_level
+
+COMMANDS = TABLE
+
+__all__ = ["COMMANDS", "Autocomplete", "Command", "CommandRouter", "Param", "PType", "Reply", "Role", "TABLE",
+           "top_level"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -23,6 +24,10 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # processes starting together (worker, discord, telegram) migrate one after the other:
+            # the others wait here, then find the schema current and do nothing
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gpuflow-migrate:' || current_schema()))"))
         await conn.run_sync(_run)
 
 

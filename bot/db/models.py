@@ -28,6 +28,8 @@ class User(Base):
     is_support: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))   # its accounts joined that
+    #                                     user after a wallet sign-in (bot.services.identity)
 
     identities: Mapped[list["Identity"]] = relationship(back_populates="user")
 
@@ -43,6 +45,8 @@ class Identity(Base):
     platform_user_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # account notices go where
+    #                                                                       the person was last seen
 
     user: Mapped[User] = relationship(back_populates="identities")
 
@@ -54,6 +58,8 @@ class Provider(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     delivered_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000, server_default="10000")  # see
+    outcome_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")    # bot.domain.reputation
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
@@ -110,7 +116,8 @@ class Offer(Base):
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="active")   # active|paused|removed|flagged
-    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)
+    reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)   # the provider's, copied for the index
+    provider_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # likewise
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -148,9 +155,14 @@ class Rental(Base):
     quote_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the last signed deposit quote:
     quote_signature: Mapped[str | None] = mapped_column(String(132))         # the operator's EIP-712 signature
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
+    # when a worker may next take up the rental's current step: a claim's lease (a crashed worker's
+    # claim runs out) or the next try after a transient failure (an unreachable host)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set
+    outcome: Mapped[str | None] = mapped_column(String(16))   # a provider-side failure, for reputation
+    platform: Mapped[str | None] = mapped_column(String(16))   # where it was rented: its DMs go there
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -210,29 +222,8 @@ class Dispute(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class OutboxMessage(Base):
-    """A message to deliver. Written in the same transaction as the change it reports, and
-    delivered afterwards, so a crash never loses a notice and a retry never sends it twice
-    (dedupe_key). Sensitive bodies (credentials) are sealed and only ever go to a DM."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
-    target: Mapped[str] = mapped_column(String(16))          # dm|listings|support
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    rental_id: Mapped[int | None] = mapped_column(ForeignKey("rentals.id"))
-    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
-    body: Mapped[str] = mapped_column(Text)
-    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending")   # pending|sent|failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
 # Tables owned by other packages; importing them registers them on Base.metadata.
-for _module in ("bot.chain.models", "bot.wallet.models"):
+for _module in ("bot.chain.models", "bot.wallet.models", "bot.delivery.models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as _exc:

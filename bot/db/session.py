@@ -4,9 +4,13 @@ from __future__ import annotations
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.db.files import prepare_sqlite, sqlite_path, tighten_sidecars
+
 
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     if url.startswith("sqlite"):
+        prepare_sqlite(url)          # the file exists 0600 before SQLite opens it (its -wal/-shm follow)
+        path = sqlite_path(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -18,6 +22,8 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            if path is not None:
+                tighten_sidecars(path)
 
         return engine
     # `?schema=NAME` (ours, not the driver's): keep all tables in that PostgreSQL schema
@@ -30,4 +36,6 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    from bot.services.reputation import StoreSession   # its commit hook keeps reputations current
+
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StoreSession)

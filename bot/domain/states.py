@@ -89,16 +89,40 @@ def human(state: RentalState) -> str:
     return _HUMAN[state]
 
 
+# How a step reads in a sentence ("a rental that is active cannot be cancelled"): internal
+# step names never reach people.
+_STEP_PHRASE = {
+    T.DEPOSIT_CONFIRMED: "take a deposit",
+    T.DEPOSIT_REORGED: "lose its deposit",
+    T.CANCEL: "be cancelled",
+    T.EXPIRE: "expire",
+    T.PROVISION: "be set up",
+    T.START: "start",
+    T.REFUND: "be refunded",
+    T.EXTEND: "be extended",
+    T.END: "end",
+    T.DISPUTE: "be disputed",
+    T.RESOLVE: "be resolved",
+    T.SETTLE: "be settled",
+}
+# What a person can still do with a rental in each state (the hint after a refusal).
+_NEXT = {
+    S.AWAITING_DEPOSIT: "it can be paid (/pay) or cancelled (/cancel)",
+    S.FUNDED: "the bot is setting it up; if it cannot, the deposit is refunded",
+    S.PROVISIONING: "the bot is setting it up; if it cannot, the deposit is refunded",
+    S.ACTIVE: "it can be extended (/extend), ended early (/end) or disputed (/dispute)",
+    S.ENDED: "it can still be disputed (/dispute) until it is settled",
+    S.DISPUTED: "support staff will decide it",
+}
+
+
 def next_state(current: RentalState, step: Step) -> RentalState:
-    """The state after `step`, or InvalidTransition naming both ends."""
+    """The state after `step`, or InvalidTransition saying, in words, why not and what is possible."""
     try:
         return TRANSITIONS[(current, step)]
     except KeyError:
-        allowed = sorted(st.value.replace("_", " ") for (src, st) in TRANSITIONS if src == current)
-        hint = f" (possible now: {', '.join(allowed)})" if allowed else " (this rental is closed)"
-        raise InvalidTransition(
-            f"a rental that is {human(current)} cannot {step.value.replace('_', ' ')}{hint}"
-        ) from None
+        hint = _NEXT.get(current, "this rental is closed")
+        raise InvalidTransition(f"a rental that is {human(current)} cannot {_STEP_PHRASE[step]} ({hint})") from None
 
 
 def allowed_steps(current: RentalState) -> list[Step]:

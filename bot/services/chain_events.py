@@ -16,12 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chain.events import EscrowEvent
+from bot.faults import checkpoint
 from bot.db.models import Dispute, Provider, Rental
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.pricing import fee_share, format_amount
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, enqueue, move, token_of
 from bot.services.context import ServiceContext
+from bot.services.fulfilment.delivery import note_chain_start, record_start
 
 log = logging.getLogger(__name__)
 NATIVE = "0x" + "00" * 20
@@ -85,6 +87,7 @@ class RentalEventHandler:
             rental.refund_reason = f"deposit arrived while the rental was {rental.state.replace('_', ' ')}"
             add_timeline(session, rental.id, "deposit_flagged", f"deposit of {amount} flagged: {rental.refund_reason}")
             return
+        checkpoint("deposit-seen")
         await move(session, rental, Step.DEPOSIT_CONFIRMED, f"deposit of {amount} confirmed on chain",
                    funded_at=self.ctx.now())
         if problems:
@@ -122,16 +125,20 @@ class RentalEventHandler:
         return problems
 
     async def _on_Started(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
+        """Accepted whenever the store has not recorded the start yet (funded or provisioning): the
+        chain's clock runs, whoever sent the start (an earlier start of ours mined late). With the
+        access ready it is recorded and the credentials go out; otherwise the chain's times are kept
+        and the worker delivers at once (bot.services.fulfilment)."""
         started = _ts(event.args["startedAt"])
         ends = started + timedelta(seconds=rental.hours * 3600)
-        await move(session, rental, Step.START, "access delivered and GPU checked; the rental clock started",
-                   started_at=started, ends_at=ends)
-        provider = await session.get(Provider, rental.provider_id)
-        provider.delivered_count += 1
-        if rental.credentials_sealed and self.ctx.box is not None:
-            body = self.ctx.box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
-            await enqueue(session, f"rental:{rental.id}:credentials", "dm", body, user_id=rental.renter_id,
-                          rental_id=rental.id, sensitive=True, box=self.ctx.box)
+        if rental.started_at == started and rental.state not in (S.FUNDED.value, S.PROVISIONING.value):
+            return      # the worker recorded it from the contract's record already (it may have moved on)
+        if rental.state in (S.FUNDED.value, S.PROVISIONING.value):
+            if not await record_start(session, self.ctx.box, rental, started_at=started, ends_at=ends,
+                                      detail="access delivered and GPU checked; the rental clock started"):
+                note_chain_start(session, rental, started_at=started, ends_at=ends)
+            return
+        raise InvalidTransition(f"the store has it {rental.state.replace('_', ' ')}")
 
     async def _on_Cancelled(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)

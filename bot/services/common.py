@@ -1,4 +1,4 @@
-"""Helpers shared by the services: timeline, outbox, view building, guarded state moves."""
+"""Helpers shared by the services: timeline, notices, view building, guarded state moves."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
@@ -7,10 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.crypto import SecretBox
 from bot.db.base import utcnow
-from bot.db.models import Host, OutboxMessage, Offer, Provider, Rental, TimelineEntry, User
+from bot.db.models import Host, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.pricing import Token
+from bot.domain.reputation import NEW_BELOW
 from bot.domain.states import HOLDS_CAPACITY, RentalState, Step, next_state
+from bot.services.reputation import rental_closed
 from bot.services.views import OfferView, RentalView, TimelineView
 
 MAX_ID = 2**31 - 1
@@ -58,7 +60,7 @@ def make_offer_view(settings: Settings, offer: Offer, provider_name: str, host_n
         gpu_count=offer.gpu_count, vram_gb=offer.vram_gb, token=token_of(settings, offer.token_symbol),
         price_per_hour=offer.price_per_hour, min_hours=offer.min_hours, max_hours=offer.max_hours,
         region=offer.region, capacity=offer.capacity, reserved=offer.reserved, status=offer.status,
-        reliability_bps=offer.reliability_bps, host=host_name,
+        reliability_bps=offer.reliability_bps, provider_new=offer.provider_outcomes < NEW_BELOW, host=host_name,
     )
 
 
@@ -80,7 +82,7 @@ async def rental_view(session: AsyncSession, settings: Settings, rental: Rental,
         token=token_of(settings, rental.token_symbol, rental.token_decimals, rental.token_address),
         hours=rental.hours, price_per_hour=rental.price_per_hour, amount=rental.amount, fee=rental.fee,
         fee_bps=rental.fee_bps, state=rental.state, deposit_deadline=rental.deposit_deadline,
-        started_at=rental.started_at, ends_at=rental.ends_at, timeline=timeline,
+        started_at=rental.started_at, ends_at=rental.ends_at, timeline=timeline, renter_id=rental.renter_id,
     )
 
 
@@ -95,17 +97,16 @@ def add_timeline(session: AsyncSession, rental_id: int, kind: str, detail: str, 
 async def enqueue(session: AsyncSession, dedupe_key: str, target: str, body: str, *,
                   user_id: int | None = None, rental_id: int | None = None, offer_id: int | None = None,
                   sensitive: bool = False, box: SecretBox | None = None) -> None:
-    """Queue a message once: a replay with the same dedupe_key adds nothing. Sensitive bodies
-    (credentials) go to direct messages only and are sealed at rest."""
-    exists = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
-    if exists is not None:
-        return
-    if sensitive:
-        if target != "dm" or box is None:
-            raise ValueError("sensitive messages go to direct messages only, sealed")
-        body = box.seal(body.encode(), f"outbox:{dedupe_key}")
-    session.add(OutboxMessage(dedupe_key=dedupe_key, target=target, body=body, user_id=user_id,
-                              rental_id=rental_id, offer_id=offer_id, sensitive=sensitive))
+    """Queue finished prose once (compatibility path; new code calls bot.delivery.notify with a
+    typed kind). Sensitive bodies (credentials) go to direct messages only and are sealed at rest."""
+    from bot.delivery.kinds import Audience, Kind
+    from bot.delivery.notify import notify
+
+    audience = {"dm": Audience.PERSON, "listings": Audience.LISTINGS, "support": Audience.SUPPORT}[target]
+    if sensitive and (target != "dm" or box is None):
+        raise ValueError("sensitive messages go to direct messages only, sealed")
+    await notify(session, Kind.CREDENTIALS if sensitive else Kind.TEXT, dedupe_key, data={"text": body},
+                 audience=audience, user_id=user_id, rental_id=rental_id, offer_id=offer_id, sensitive=sensitive)
 
 
 async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *,
@@ -131,6 +132,7 @@ async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *
             .values(reserved=Offer.reserved - 1).execution_options(synchronize_session=False)
         )
     await session.refresh(rental)
+    rental_closed(session, rental.provider_id, target)
     add_timeline(session, rental.id, step.value, detail, actor_user_id=actor_user_id,
                  from_state=current.value, to_state=target.value)
     return target

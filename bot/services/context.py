@@ -39,11 +39,18 @@ class ServiceContext:
     escrow: Any = None          # bot.chain.escrow.EscrowClient
     ssh: Any = None             # bot.ssh.SshPool
     bridge: Any = None          # bot.services.walletflow.WalletBridge
+    doorbell: Any = None        # bot.delivery.doorbell.Doorbell: wakes front-ends when work arrives
 
     def __post_init__(self) -> None:
         # every session carries the service clock, so records written deep inside (the timeline,
         # also from the chain watcher's transaction) are stamped with the same time the rules use
-        self.sessions.configure(info={"now": self.now})
+        # (and the context itself: a notice queued deep inside finds the settings, the secret box
+        # and the doorbell there)
+        self.sessions.configure(info={"now": self.now, "ctx": self})
+        if self.doorbell is None:
+            from bot.delivery.doorbell import Doorbell
+
+            self.doorbell = Doorbell()
 
     def now(self) -> datetime:
         return self.clock()

@@ -7,7 +7,9 @@ from bot.chain.escrow import EscrowError, Status, TxFailed, UnsignedTx
 from bot.db.models import Dispute, Provider, Rental, User
 from bot.domain.errors import Conflict, InvalidInput, PermissionDenied
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, get_rental, move, rental_view
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
+from bot.services.common import add_timeline, get_rental, move, rental_view
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import DisputeView, RentalView
 
@@ -55,11 +57,9 @@ class DisputeService:
                        actor_user_id=actor.user_id)
             session.add(Dispute(rental_id=rental.id, opened_by=actor.user_id, reason=reason))
             view = await rental_view(session, self.ctx.settings, rental, with_timeline=True)
-            timeline = "\n".join(f"  {t.at:%Y-%m-%d %H:%M UTC}  {t.text}" for t in view.timeline)
-            await enqueue(session, f"dispute:{rental.id}:opened", "support",
-                          f"Dispute on rental #{rental.id} ({view.gpu_summary}, {view.renter} renting from "
-                          f"{view.provider}) opened by {actor.name}: {reason}\nTimeline:\n{timeline}\n"
-                          f"Decide with /resolve #{rental.id} <renter_percent> [note]", rental_id=rental.id)
+            await notify(session, Kind.DISPUTE_OPENED, f"dispute:{rental.id}:opened", rental_id=rental.id, data={
+                "rental": rental.id, "gpu": view.gpu_summary, "renter": view.renter, "provider": view.provider,
+                "by": actor.name, "reason": reason, "timeline": [[t.at.isoformat(), t.text] for t in view.timeline]})
             return view
 
     async def list_open(self, actor: Actor) -> list[DisputeView]:

@@ -12,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Host, Provider
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound
-from bot.ssh import HostKeyMismatch, generate_keypair, HostTarget, HostVerification, SshError, chat_escape, host_setup_text, verify_host
+from bot.chat.text import one_line
+from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, generate_keypair, host_setup_text, verify_host
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
-from bot.ssh.names import HOST_NAME_RE, HOST_RE, LOGIN_RE   # the same patterns the host's helper checks
+from bot.ssh.names import HOST_NAME_RE, HOST_RE, check_bot_login   # the same patterns the host's helper checks
 
 MAX_HOSTS = 50
+MAX_GPU_REPORT = 1000     # raw provider text: bounded and control-free, escaped only when shown
 KEY_PURPOSE = "host-ssh-key:{provider}:{name}"
 
 
@@ -38,8 +40,10 @@ class HostService:
             raise InvalidInput("address must be a host name or an IPv4 address, e.g. gpu1.example.net")
         if not 1 <= port <= 65535:
             raise InvalidInput("port must be between 1 and 65535")
-        if not LOGIN_RE.fullmatch(login_user):
-            raise InvalidInput("user must be a Unix login name, e.g. gpuflow")
+        try:
+            check_bot_login(login_user)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
         if self.ctx.box is None:
             raise NotAvailableYet("the operator has not set GPUFLOW_MASTER_KEY, so host keys cannot be stored")
         async with self.ctx.sessions.begin() as session:
@@ -82,12 +86,12 @@ class HostService:
             raise Conflict(f"{host.name} presented a different host key than the one pinned "
                            f"({host.host_key_fingerprint}); if you reinstalled it, remove and add the host again") from None
         except SshError as exc:
-            raise Conflict(f"could not verify {host.name}: {chat_escape(str(exc))}") from None
+            raise Conflict(f"could not verify {host.name}: {one_line(str(exc), 200)}") from None
         report = ", ".join(f"{g.name} {g.memory_gb:.0f} GB" for g in result.gpus) or "no GPUs"
         async with self.ctx.sessions.begin() as session:
             row = await session.get(Host, host.id)
             row.host_key, row.host_key_fingerprint = result.host_key, result.fingerprint
-            row.gpu_report, row.verified_at = chat_escape(report)[:1000], self.ctx.now()
+            row.gpu_report, row.verified_at = one_line(report, MAX_GPU_REPORT), self.ctx.now()
             return _view(row), result
 
     async def _own_host(self, session: AsyncSession, actor: Actor, name: str) -> Host:
@@ -125,4 +129,4 @@ class HostService:
 def _view(h: Host) -> HostView:
     return HostView(name=h.name, address=h.address, port=h.port, login_user=h.login_user,
                     public_key=h.public_key, host_key_fingerprint=h.host_key_fingerprint,
-                    verified=h.verified_at is not None)
+                    verified=h.verified_at is not None, gpu_report=h.gpu_report)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -10,9 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Host, Offer, Provider
 from bot.domain.errors import InvalidInput, NotFound, PermissionDenied
-from bot.domain.pricing import format_amount, parse_amount
+from bot.domain.pricing import parse_amount
 from bot.domain.query import PRICE_SCALE, OfferQuery, describe, normalize_gpu, parse_query
-from bot.services.common import enqueue, get_offer, make_offer_view, offer_view
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
+from bot.delivery.render import offer_data
+from bot.services.common import get_offer, make_offer_view, offer_view
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import OfferPage, OfferView
 
@@ -102,12 +106,13 @@ class OfferService:
             provider = await self._provider_of(session, actor)
             host = await self._pick_host(session, provider, spec.host)
             offer = Offer(provider_id=provider.id, host_id=host.id, reserved=0, status="active",
-                          reliability_bps=_reliability(provider))
+                          reliability_bps=provider.reliability_bps, provider_outcomes=provider.outcome_count)
             self._apply(offer, spec, creating=True)
             session.add(offer)
             await session.flush()
             view = await offer_view(session, self.ctx.settings, offer)
-            await enqueue(session, f"listing:{offer.id}:created", "listings", listing_text(view), offer_id=offer.id)
+            await notify(session, Kind.LISTING_CREATED, f"listing:{offer.id}:created", data={"offer": offer_data(view)},
+                         offer_id=offer.id)
             return view
 
     async def edit(self, actor: Actor, offer_id: int, spec: OfferSpec) -> OfferView:
@@ -122,7 +127,9 @@ class OfferService:
                 offer.host_id = (await self._pick_host(session, provider, spec.host)).id
             self._apply(offer, spec, creating=False)
             await session.flush()
-            return await offer_view(session, self.ctx.settings, offer)
+            view = await offer_view(session, self.ctx.settings, offer)
+            await listing_changed(session, Kind.LISTING_UPDATED, view)
+            return view
 
     async def set_status(self, actor: Actor, offer_id: int, status: str) -> OfferView:
         """pause / resume / remove. The owner may do all three; admins may pause or remove any."""
@@ -136,7 +143,10 @@ class OfferService:
                 raise InvalidInput(f"offer #{offer_id} is already {status}")
             offer.status = status
             await session.flush()
-            return await offer_view(session, self.ctx.settings, offer)
+            view = await offer_view(session, self.ctx.settings, offer)
+            kind = {"active": Kind.LISTING_RESUMED, "paused": Kind.LISTING_PAUSED, "removed": Kind.LISTING_REMOVED}
+            await listing_changed(session, kind[status], view)
+            return view
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -221,14 +231,9 @@ class OfferService:
             setattr(offer, key, value)
 
 
-def listing_text(o: OfferView) -> str:
-    """The plain-text card posted in the listings channel (front-ends add a Rent button)."""
-    return (f"New offer #{o.id}: {o.gpu_count}x {o.gpu_model} {o.vram_gb} GB, "
-            f"{format_amount(o.price_per_hour, o.token)}/h, {o.region}, {o.min_hours}-{o.max_hours} h "
-            f"by {o.provider}. Rent: /rent {o.id} <hours>")
+async def listing_changed(session: AsyncSession, kind: Kind, view: OfferView) -> None:
+    """Edit (or delete) the offer's listing posts on every platform. Each change is its own
+    notice (one command, one transaction); the posts show the offer as it is when sent."""
+    await notify(session, kind, f"listing:{view.id}:{kind.value}:{secrets.token_hex(8)}",
+                 data={"offer": offer_data(view)}, offer_id=view.id)
 
-
-def _reliability(provider: Provider) -> int:
-    """Share of started rentals delivered; new providers start at 100 %."""
-    done = provider.delivered_count + provider.failed_count
-    return 10_000 if done == 0 else provider.delivered_count * 10_000 // done

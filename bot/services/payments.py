@@ -41,10 +41,10 @@ class PaymentService:
         return self.ctx.escrow
 
     async def _request(self, actor: Actor, what: str, txs: list[UnsignedTx], key: str,
-                       link: str | None = None, explain=None, **extra) -> PaymentRequest:
+                       link: str | None = None, deposit_of: int | None = None, **extra) -> PaymentRequest:
         sent = False
         if self.ctx.bridge is not None:
-            sent = await self.ctx.bridge.send(actor, txs, what, key, explain=explain)
+            sent = await self.ctx.bridge.send(actor, txs, what, key, deposit_of=deposit_of)
         return PaymentRequest(what=what, txs=txs, sent_to_wallet=sent, payment_link=link, **extra)
 
     async def deposit(self, actor: Actor, rental_id: int) -> PaymentRequest:
@@ -74,11 +74,8 @@ class PaymentService:
                                args=[("bytes32", q.id), ("address", q.provider), ("address", q.token),
                                      ("uint256", q.amount), ("uint256", q.duration), ("uint256", q.expiry),
                                      ("bytes", signed.signature)])
-
-        async def explain(detail: str) -> str:
-            return await quotes.explain_failure(rental.id, detail)
         return await self._request(actor, f"Deposit {format_amount(rental.amount, token)} for rental #{rental.id}",
-                                   txs, f"deposit:{rental.id}", link, explain,
+                                   txs, f"deposit:{rental.id}", link, rental.id,
                                    valid_until=rental.quote_expires_at, renew=f"/pay {rental.id}")
 
     async def extend(self, actor: Actor, rental_id: int, hours: int) -> PaymentRequest:
@@ -143,7 +140,9 @@ class PaymentService:
                                f"{rental.state.replace('_', ' ')})")
             if self.ctx.box is None:
                 raise NotAvailableYet("the master key is not set, so credentials cannot be opened")
-            return self.ctx.box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
+            from bot.services.fulfilment.delivery import open_credentials
+
+            return open_credentials(self.ctx.box, rental)
 
     async def _renter_rental(self, session, actor: Actor, rental_id: int) -> Rental:
         rental = await get_rental(session, rental_id)

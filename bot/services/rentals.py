@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
+from bot.chain.models import ChainCursor
 from bot.db.models import Offer, Provider, Rental, User
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound, PermissionDenied
 from bot.domain.pricing import quote
@@ -60,7 +61,7 @@ class RentalService:
                 token_address=token.address, token_decimals=token.decimals,
                 price_per_hour=offer.price_per_hour, hours=hours, amount=q.total, fee_bps=q.fee_bps,
                 fee=q.fee, state=RentalState.AWAITING_DEPOSIT.value, renter_address=renter_address,
-                provider_address=provider_address,
+                provider_address=provider_address, platform=actor.platform,
                 deposit_deadline=now + timedelta(seconds=settings.deposit_timeout_s),
                 created_at=now, updated_at=now,
             )
@@ -102,10 +103,18 @@ class RentalService:
             return await rental_view(session, self.ctx.settings, rental, with_timeline=True)
 
     async def expire_unpaid(self) -> int:
-        """Expire rentals whose deposit did not arrive in time, releasing their capacity."""
+        """Expire rentals whose deposit did not arrive in time, releasing their capacity.
+
+        With an escrow, "in time" is judged by the chain's clock as far as the watcher has read it:
+        a deposit mined before the deadline but not seen yet (the RPC was down, the watcher behind)
+        must not be expired and refunded, so the deadline counts as passed only once the watcher's
+        checkpoint block is at or past it (every deposit up to that block has been applied)."""
         now = self.ctx.now()
         count = 0
         async with self.ctx.sessions.begin() as session:
+            seen = await self._chain_time_seen(session)
+            if seen is not None:
+                now = min(now, seen)
             due = (await session.scalars(
                 select(Rental).where(Rental.state == RentalState.AWAITING_DEPOSIT.value,
                                      Rental.deposit_deadline <= now).limit(500))).all()
@@ -118,6 +127,16 @@ class RentalService:
         return count
 
     # -- helpers -----------------------------------------------------------------------------
+
+    async def _chain_time_seen(self, session):
+        """The block time of the watcher's checkpoint (None without an escrow). Before the watcher
+        has read any block, no time has been seen: the epoch, so nothing expires yet."""
+        chain = self.ctx.settings.chain
+        if self.ctx.escrow is None or not chain.escrow_address:
+            return None
+        seconds = await session.scalar(select(ChainCursor.block_time).where(
+            ChainCursor.chain_id == chain.chain_id, func.lower(ChainCursor.contract) == chain.escrow_address.lower()))
+        return datetime.fromtimestamp(seconds or 0, tz=timezone.utc)
 
     async def visible_rental(self, session, actor: Actor, rental_id: int) -> Rental:
         """The renter, the provider and support staff may see a rental; others get NotFound."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
@@ -13,6 +14,7 @@ from bot.services.context import Actor, ServiceContext
 from bot.ssh.keys import fingerprint
 
 PLATFORMS = ("console", "discord", "telegram")
+SEEN_EVERY = timedelta(minutes=1)     # last_seen_at is refreshed at most this often (one write a minute)
 _PLATFORM_ID_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 _SSH_KEY_RE = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) "
                          r"([A-Za-z0-9+/]{20,2000}={0,3})(?: [\x21-\x7e ]{0,100})?")
@@ -47,11 +49,15 @@ class UserService:
                 session.add(user)
                 await session.flush()
                 session.add(Identity(user_id=user.id, platform=platform, platform_user_id=platform_user_id,
-                                     display_name=name))
+                                     display_name=name, last_seen_at=self.ctx.now()))
             else:
                 user = await session.get(User, ident.user_id)
                 if (user.is_admin, user.is_support) != (is_admin, is_support):
                     user.is_admin, user.is_support = is_admin, is_support
+                if ident.display_name != name:     # renamed on the platform: show the new name
+                    ident.display_name = user.display_name = name
+                if ident.last_seen_at is None or self.ctx.now() - ident.last_seen_at > SEEN_EVERY:
+                    ident.last_seen_at = self.ctx.now()     # account notices go where they were last seen
             return Actor(user_id=user.id, name=user.display_name, platform=platform,
                          is_support=user.is_support, is_admin=user.is_admin)
 

@@ -24,6 +24,7 @@ class OfferView:
     status: str
     reliability_bps: int
     host: str | None
+    provider_new: bool = False      # too few closed rentals to judge: shown as "new", not scored
 
     @property
     def available(self) -> int:
@@ -65,6 +66,7 @@ class RentalView:
     started_at: datetime | None
     ends_at: datetime | None
     timeline: list[TimelineView] = field(default_factory=list)
+    renter_id: int | None = None      # the renter's user id (who may pay, extend, end)
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,12 @@ class HostView:
     public_key: str
     host_key_fingerprint: str | None
     verified: bool
+    gpu_report: str | None = None     # what the host reported, as the provider's machine wrote it (user text)
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A message queued in the outbox for delivery by a front-end."""
+    """A queued notice as plain text (for tests and checks; front-ends claim deliveries)."""
 
     id: int
     target: str            # dm | listings | support
@@ -100,3 +103,4 @@ class Notice:
     sensitive: bool
     rental_id: int | None = None
     offer_id: int | None = None
+    kind: str = "text"

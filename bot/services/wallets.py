@@ -14,6 +14,7 @@ from bot.db.models import Rental, User, WalletChallenge
 from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.states import HOLDS_CAPACITY
 from bot.services.context import Actor, ServiceContext
+from bot.services.identity import attach
 from bot.wallet import siwe
 
 CHALLENGE_TTL = timedelta(minutes=10)
@@ -51,7 +52,9 @@ class WalletService:
         return Challenge(message=msg.to_text(), nonce=msg.nonce)
 
     async def verify(self, actor: Actor, signature: str, *, session_topic: str | None = None) -> str:
-        """Check the signature over the person's latest challenge and link the address."""
+        """Check the signature over the person's latest challenge and link the address. When the
+        wallet is linked to another user already, this platform account is attached to that user
+        (one identity per wallet): re-identify the caller afterwards for the user id."""
         sig = signature.strip()
         if not (sig.startswith("0x") and len(sig) == 132 and all(c in "0123456789abcdefABCDEF" for c in sig[2:])):
             raise InvalidInput("a signature is 0x followed by 130 hex digits, as your wallet shows it")
@@ -71,7 +74,13 @@ class WalletService:
             address = to_checksum_address(msg.address)
             owner = await session.scalar(select(User).where(User.wallet_address == address))
             if owner is not None and owner.id != actor.user_id:
-                raise Conflict("that wallet is already linked to another account")
+                # the signature proves this person owns the wallet already linked elsewhere: this
+                # platform account joins that user (the wallet is the identity), never before it
+                await attach(session, actor.user_id, owner.id)
+                challenge.used_at = self.ctx.now()
+                if session_topic is not None:
+                    owner.wallet_session = session_topic
+                return address
             user = await session.get(User, actor.user_id)
             if user.wallet_address not in (None, address) and await self._has_open_rentals(session, actor):
                 raise Conflict("finish or cancel your open rentals before switching wallets")

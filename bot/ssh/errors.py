@@ -29,3 +29,7 @@ class HelperRefused(SshError):
 
 class BadProviderOutput(SshError):
     """The host printed something that does not parse strictly."""
+
+
+class UnsafeLogin(SshError):
+    """The bot's login on the host is root, a system account or may run anything as root."""

@@ -11,7 +11,8 @@ from bot.ssh.pool import CommandResult, SshPool
 from bot.ssh.target import HostTarget
 
 
-def _check(result: CommandResult, what: str) -> bytes:
+def check_result(result: CommandResult, what: str) -> bytes:
+    """The output of a helper command that succeeded; HelperRefused (escaped detail) if it did not."""
     if result.exit_status != 0:
         detail = result.stderr.decode("utf-8", "replace")[-500:]
         shown = chat_escape(detail, 160, style="plain")
@@ -19,22 +20,29 @@ def _check(result: CommandResult, what: str) -> bytes:
     return result.stdout
 
 
-async def create_account(pool: SshPool, target: HostTarget, user: str, expires: datetime, public_key: str) -> None:
+PORT_FORWARDING = "port-forwarding"  # the helper's flag: renter may use ssh -L/-R/-D (off unless the offer allows it)
+
+
+async def create_account(pool: SshPool, target: HostTarget, user: str, expires: datetime, public_key: str,
+                         *, port_forwarding: bool = False) -> None:
+    """Create or extend `user`; the host itself ends the account's sessions at `expires`."""
     argv = ["sudo", "-n", target.helper, "create", check_user(user), expiry_arg(expires)]
+    if port_forwarding:
+        argv.append(PORT_FORWARDING)
     key = check_public_key(public_key)
-    _check(await pool.run(target, argv, stdin=(key + "\n").encode()), "create")
+    check_result(await pool.run(target, argv, stdin=(key + "\n").encode()), "create")
 
 
 async def revoke_account(pool: SshPool, target: HostTarget, user: str) -> None:
-    _check(await pool.run(target, ["sudo", "-n", target.helper, "revoke", check_user(user)]), "revoke")
+    check_result(await pool.run(target, ["sudo", "-n", target.helper, "revoke", check_user(user)]), "revoke")
 
 
 async def gpuinfo_raw(pool: SshPool, target: HostTarget) -> bytes:
-    return _check(await pool.run(target, ["sudo", "-n", target.helper, "gpuinfo"]), "gpuinfo")
+    return check_result(await pool.run(target, ["sudo", "-n", target.helper, "gpuinfo"]), "gpuinfo")
 
 
 async def list_accounts(pool: SshPool, target: HostTarget) -> list[str]:
-    out = _check(await pool.run(target, ["sudo", "-n", target.helper, "list"]), "list")
+    out = check_result(await pool.run(target, ["sudo", "-n", target.helper, "list"]), "list")
     try:
         lines = out.decode("ascii").split()
     except UnicodeDecodeError:

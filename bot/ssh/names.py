@@ -15,6 +15,14 @@ HOST_RE = re.compile(
 LOGIN_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 HELPER_PATH_RE = re.compile(r"/[A-Za-z0-9._/-]{1,200}")
 HOST_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")  # the provider's label for a host
+# accounts Debian, Ubuntu and RHEL make below UID 1000 (base-passwd, common services), and the
+# cloud images' default admins with passwordless sudo: none may be the bot's login
+SYSTEM_LOGINS = frozenset(
+    "root toor daemon bin sys sync games man lp mail news uucp proxy www-data backup list irc gnats nobody "
+    "adm shutdown halt operator ftp sshd messagebus syslog dnsmasq avahi postfix postgres mysql "
+    "uuidd tss polkitd landscape pollinate tcpdump usbmux rtkit lxd chrony ntp colord".split())
+ADMIN_LOGINS = frozenset("ubuntu admin ec2-user debian centos fedora azureuser cloud-user opc pi".split())
+MIN_LOGIN_UID = 1000  # where ordinary accounts start (login.defs UID_MIN on Debian, Ubuntu, RHEL)
 
 
 def renter_user(short_id: str | int) -> str:
@@ -47,6 +55,20 @@ def check_host(address: str, port: int, login_user: str) -> None:
         raise ValueError("port out of range")
     if not LOGIN_RE.fullmatch(login_user):
         raise ValueError("login user must be a Unix login name")
+
+
+def check_bot_login(login_user: str) -> str:
+    """The bot's login must be an ordinary account made for it: never root, a system account
+    or a cloud image's admin, whose key in authorized_keys would hand the bot the whole host."""
+    if not LOGIN_RE.fullmatch(login_user):
+        raise ValueError("user must be a Unix login name, e.g. gpuflow")
+    if login_user in SYSTEM_LOGINS or login_user.startswith(("systemd-", "_")):
+        raise ValueError(f"{login_user} is root or a system account; the bot needs its own ordinary account "
+                         "(e.g. gpuflow), which may run only gpuflow-helper as root")
+    if login_user in ADMIN_LOGINS:
+        raise ValueError(f"{login_user} is the image's admin account (usually with full sudo); the bot needs its "
+                         "own ordinary account (e.g. gpuflow), which may run only gpuflow-helper as root")
+    return login_user
 
 
 def expiry_arg(when: datetime) -> str:

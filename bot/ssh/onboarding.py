@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from bot.ssh.names import HELPER_PATH_RE, HOST_NAME_RE, LOGIN_RE, check_public_key
+from bot.ssh.names import HELPER_PATH_RE, HOST_NAME_RE, LOGIN_RE, check_bot_login, check_public_key
 from bot.ssh.target import DEFAULT_HELPER
 
 HELPER_SOURCE = Path(__file__).resolve().parents[2] / "provider" / "gpuflow-helper"
@@ -29,6 +29,7 @@ def sudoers_line(login_user: str, helper: str = DEFAULT_HELPER) -> str:
 def host_setup_text(name: str, login_user: str, bot_public_key: str, helper: str = DEFAULT_HELPER) -> str:
     """The /host add answer. `bot_public_key` is the host's public key (comment allowed)."""
     key = check_public_key(bot_public_key)
+    check_bot_login(login_user)  # never tell anyone to put the bot's key in root's authorized_keys
     if not HOST_NAME_RE.fullmatch(name):
         raise ValueError("host name: lowercase letters, digits and '-'")
     if not HELPER_PATH_RE.fullmatch(helper) or ".." in helper:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import paramiko
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from bot.observability import metrics
 from bot.ssh.errors import CommandTimeout, HostKeyMismatch, HostUnreachable
 from bot.ssh.keys import host_key_line, parse_host_key
 from bot.ssh.target import HostTarget
@@ -90,8 +91,9 @@ class SshPool:
         if sem is None:
             sem = host.sems[loop] = asyncio.Semaphore(self.limits.per_host)
         async with sem:
-            return await loop.run_in_executor(self._executor, self._run_retrying, host, target, command, stdin,
-                                              timeout or self.limits.command_timeout)
+            with metrics.ssh_timer():
+                return await loop.run_in_executor(self._executor, self._run_retrying, host, target, command, stdin,
+                                                  timeout or self.limits.command_timeout)
 
     async def fetch_host_key(self, address: str, port: int) -> str:
         """The host key the server presents, as "type base64", without logging in (first contact)."""

@@ -75,8 +75,8 @@ async def run_market_demo(tmp: Path) -> int:
         seeded = 0
         for provider, host, spec in SEED:
             await front.switch_user(provider)
-            await app.router.handle(front.actor, f"/host add {host} {host}.{provider}.example 22 gpuflow")
-            reply = await app.router.handle(front.actor, f"/offer create {spec}")
+            await app.router.handle_text(front.invocation, f"/host add {host} {host}.{provider}.example 22 gpuflow")
+            reply = await app.router.handle_text(front.invocation, f"/offer create {spec}")
             seeded += reply.ok
         await front.deliver_notices()
         print(f"\n(seeded {seeded} offers from 3 providers)\n")

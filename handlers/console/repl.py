@@ -13,10 +13,16 @@ import sys
 from typing import Awaitable, Callable, Iterable, TextIO
 
 from bot.app import App
+from bot.chat import Action, Attachment, Invocation, message
+from bot.chat.invocation import console
 from bot.commands import Reply
+from bot.commands.binding import command_text
+from bot.commands.reply import error_reply
+from bot.commands.router import INTERNAL_ERROR
 from bot.domain.errors import UserError
 from bot.services import Actor
 from bot.services.views import Notice
+from handlers.console.delivery import ConsoleDelivery
 
 log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -36,13 +42,16 @@ class ConsoleFrontend:
         self.redact = redact            # applied to every printed line (the demo hides key blocks)
         self.on_notice = on_notice      # called with each notice as it is shown
         self.actor: Actor | None = None
+        self.invocation: Invocation | None = None
         self.failures = 0
         self._names: dict[int, str] = {}
+        self.delivery = ConsoleDelivery(app.services, lambda line: self._print(line), self._names, on_notice)
 
     async def switch_user(self, name: str) -> None:
         if not _NAME_RE.fullmatch(name):
             raise UserError("names are 1-32 letters, digits, '.', '_' or '-'")
-        self.actor = await self.app.services.users.identify("console", name.lower(), name)
+        self.invocation = console(name)
+        self.actor = await self.app.services.places.actor(self.invocation)
         self._names[self.actor.user_id] = name
 
     async def run_line(self, line: str) -> bool:
@@ -63,15 +72,17 @@ class ConsoleFrontend:
             if text.startswith("/as ") or text == "/as":
                 await self.switch_user(text[3:].strip())
                 self._print(f"(now typing as {self.actor.name})")
-                return Reply(f"now typing as {self.actor.name}")
+                return Reply("console.as", message(f"now typing as {self.actor.name}"))
             if self.actor is None:
                 await self.switch_user("guest")
             await self.tick()
-            reply = await self.app.router.handle(self.actor, text)
+            reply = await self.app.router.handle_text(self.invocation, text)
         except UserError as exc:
-            reply = Reply(f"Sorry: {exc.message}", ok=False)
+            reply = error_reply(exc.message)
         except Exception:  # an internal error: say so without a traceback, keep the details in the log
             log.exception("command failed: %s", text.split()[0][:20])
+            reply = None
+        if reply is None or reply.kind == INTERNAL_ERROR:
             self._print("Internal error: the command failed; nothing was changed. See the log for details.")
             return None
         self._show(reply)
@@ -113,21 +124,31 @@ class ConsoleFrontend:
 
     async def deliver_notices(self) -> None:
         """Show what the bot would post: listings, support threads, DMs (by name only)."""
-        outbox = self.app.services.outbox
-        for notice in await outbox.pending():
-            if not await outbox.mark_sent(notice.id):
-                continue
-            if self.on_notice is not None:
-                self.on_notice(notice)
-            if notice.target == "dm":
-                who = self._names.get(notice.user_id or -1, f"user {notice.user_id}")
-                self._print(f"  [direct message to {who}] {notice.body}")
-            else:
-                self._print(f"  [#{notice.target}] {notice.body}")
+        await self.delivery.deliver()
 
     def _show(self, reply: Reply) -> None:
+        """The plain text, then what a chat would show as buttons and files."""
         for line in reply.text.splitlines() or [""]:
             self._print(f"  {line}")
+        buttons = [self._button(a) for a in reply.message.actions]
+        if buttons:
+            self._print("  [buttons] " + " | ".join(buttons))
+        for item in reply.attachments:
+            self._print(f"  {self._attachment(item)}")
+
+    @staticmethod
+    def _button(action: Action) -> str:
+        if action.url is not None:
+            return f"{action.label} (opens a link)"
+        return f"{action.label}: {command_text(action.command, action.args)}"
+
+    @staticmethod
+    def _attachment(item: Attachment) -> str:
+        what = "image" if item.is_image else "file"
+        head = f"[attached {what} {item.filename}, {len(item.data)} bytes" + (f": {item.description}]" if item.description else "]")
+        if item.sensitive and not item.is_image:   # the console is the person's own terminal
+            return head + " (keep it private)\n" + item.data.decode(errors="replace").rstrip()
+        return head
 
     def _prompt(self) -> str:
         return f"{self.actor.name if self.actor else 'guest'}> "

@@ -132,6 +132,18 @@ class Market:
         for to, value, data in txs:
             await self.send_as(who.key, to, data, int(value))
 
+    async def unquoted_deposit(self, who: "Person", row: Rental, amount: int) -> None:
+        """A deposit of `amount` for the rental, signed with the operator key but not by this bot's
+        quote (what another instance with another fee, or a leaked key, could do): the guard's case."""
+        from bot.chain.quotes import QuoteSigner
+
+        rogue = EscrowClient(self.w3, self.escrow_address, CHAIN_ID,
+                             quoter=QuoteSigner(OPERATOR_KEY, CHAIN_ID, self.escrow_address))
+        signed = rogue.sign_quote(row.escrow_id, who.address, row.provider_address, row.token_address, amount,
+                                  row.hours * 3600, row.fee_bps, self.chain_now() + 600)
+        for tx in rogue.deposit_txs(signed):
+            await self.send_as(who.key, tx["to"], tx["data"], tx["value"])
+
     async def escrow_events(self, name: str, rental_id: str) -> list[dict]:
         client = self.escrow()
         event = getattr(client.contract.events, name)

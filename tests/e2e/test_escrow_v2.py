@@ -8,10 +8,9 @@ import re
 from eth_account import Account
 from hexbytes import HexBytes
 
-from bot.chain.escrow import EscrowClient, EscrowError, Status
-from bot.chain.quotes import QuoteSigner
+from bot.chain.escrow import EscrowError, Status
 from bot.services.quoting import DepositQuotes
-from tests.e2e.conftest import ADDRESS, CHAIN_ID, OPERATOR_KEY, PROVIDER_KEY, TX_LINE, Market
+from tests.e2e.conftest import ADDRESS, CHAIN_ID, PROVIDER_KEY, TX_LINE, Market
 from tests.e2e.test_rental_flow import WEI, funded_and_active, refunded
 from tests.support.anvil import ANVIL_KEYS
 
@@ -165,11 +164,7 @@ async def test_a_deposit_signed_with_the_operator_key_but_never_quoted_is_refund
     provider, renter, offer_id = await m.market_with_offer()
     rental_id, _ = await m.rent(renter, offer_id)
     row = await m.rental(rental_id)
-    rogue = EscrowClient(m.w3, m.escrow_address, CHAIN_ID, quoter=QuoteSigner(OPERATOR_KEY, CHAIN_ID, m.escrow_address))
-    signed = rogue.sign_quote(row.escrow_id, renter.address, provider.address, None, row.amount - 1, row.hours * 3600,
-                              row.fee_bps, m.chain_now() + 600)
-    (tx,) = rogue.deposit_txs(signed)
-    await m.send_as(renter.key, tx["to"], tx["data"], tx["value"])
+    await m.unquoted_deposit(renter, row, row.amount - 1)
     await refunded(m, rental_id)
     row = await m.rental(rental_id)
     assert "does not match the quote" in row.refund_reason and "the amount differs" in row.refund_reason

@@ -3,7 +3,9 @@
 Self-contained (cryptography + websockets only) so it can be published on its own.
 """
 from .auth import ClientIdentity
-from .client import PendingSession, SignClient, chain_ref
+from .client import SignClient
+from .pending import PendingSession
+from .wire import chain_ref
 from .errors import (ProposalExpired, RelayError, RelayUnavailable, RequestExpired, SessionGone, UnsupportedRequest,
                      UserRejected, WalletConnectError, WalletError)
 from .relay import DEFAULT_RELAY_URL, RelayClient

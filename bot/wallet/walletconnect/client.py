@@ -7,96 +7,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
-import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from . import crypto
 from .auth import ClientIdentity
-from .errors import ProposalExpired, RequestExpired, SessionGone, UnsupportedRequest, WalletConnectError, wallet_error
+from .errors import (ClientClosing, ProposalExpired, RequestExpired, SessionGone, UnsupportedRequest, WalletConnectError,
+                     wallet_error)
+from .pending import Context, Outgoing, PendingSession, Proposal, Resumed
+from .pending import restore as restore_pending
 from .relay import DEFAULT_RELAY_URL, RelayClient, RelayMessage
 from .session import Session
 from .store import SessionStore
 from .uri import PairingUri
+from .wire import RES, SDK_UNSAFE_NUMBER, chain_ref, dumps, payload_ids, respond
 
 log = logging.getLogger(__name__)
 
 PROPOSAL_TTL = 300
 SESSION_REQUEST_MAX_EXPIRY = 7 * 24 * 3600
-# (tag, ttl) for requests we send and responses we give, from ENGINE_RPC_OPTS in sign-client.
-_REQ = {"wc_sessionRequest": (1108, 900), "wc_sessionDelete": (1112, 86400), "wc_sessionPing": (1114, 86400)}
-_RES = {"wc_sessionSettle": (1103, 300), "wc_sessionUpdate": (1105, 86400), "wc_sessionExtend": (1107, 86400),
-        "wc_sessionRequest": (1109, 900), "wc_sessionEvent": (1111, 300), "wc_sessionDelete": (1113, 86400),
-        "wc_sessionPing": (1115, 86400), "wc_pairingDelete": (1001, 86400), "wc_pairingPing": (1003, 30)}
 DEFAULT_METHODS = ("personal_sign", "eth_sendTransaction", "eth_signTypedData_v4")
 DEFAULT_EVENTS = ("chainChanged", "accountsChanged")
 _IDENTITY_KEY = "client"
-# The JS SDK's safeJsonParse quotes every run of 17+ digits followed by , } or ] -- even inside
-# strings -- before JSON.parse, which corrupts the payload and the wallet drops it silently.
-_SDK_UNSAFE_NUMBER = re.compile(r"\d{17,}[,}\]]")
 _SESSION_PREFIX = "session:"
 
 SessionDeletedCallback = Callable[[Session, str], Awaitable[None] | None]
-
-
-def _payload_ids() -> Iterator[int]:
-    """JSON-RPC ids like payloadId() in the SDK: milliseconds * 1000 + 3 random digits, increasing."""
-    return itertools.count(int(time.time() * 1000) * 1000 + random.randrange(1000))
-
-
-def _dumps(payload: Any) -> str:
-    """Compact JSON, as JSON.stringify writes it."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_ref(chain: int | str) -> str:
-    """CAIP-2 id: 31337 -> 'eip155:31337'."""
-    text = str(chain)
-    return text if ":" in text else f"eip155:{int(text)}"
-
-
-@dataclass
-class PendingSession:
-    """What connect() gives back: the URI to show, and the session once the wallet approves.
-
-    Unpacks as a tuple too: `uri, approval = await client.connect(...)`.
-    """
-
-    uri: str
-    pairing_topic: str
-    approval: asyncio.Future[Session]
-    expiry: int
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.uri, self.approval))
-
-    def __repr__(self) -> str:
-        return f"PendingSession(pairing_topic={self.pairing_topic[:12]}…, expiry={self.expiry})"
-
-
-@dataclass
-class _Proposal:
-    id: int
-    pairing: PairingUri
-    keys: crypto.KeyPair
-    approval: asyncio.Future[Session]
-    params: dict[str, Any]
-    session_topic: str | None = None
-    session_key: bytes | None = None
-    timer: asyncio.TimerHandle | None = None
-
-
-@dataclass
-class _Outgoing:
-    topic: str
-    method: str
-    future: asyncio.Future[Any] = field(repr=False)
 
 
 class SignClient:
@@ -108,7 +46,8 @@ class SignClient:
 
     def __init__(self, store: SessionStore, *, metadata: dict[str, Any], project_id: str | None = None,
                  relay_url: str = DEFAULT_RELAY_URL, on_session_deleted: SessionDeletedCallback | None = None,
-                 proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0) -> None:
+                 proposal_ttl: int = PROPOSAL_TTL, relay_call_timeout: float = 20.0,
+                 relay_retry_s: float = 5.0) -> None:
         if relay_url == DEFAULT_RELAY_URL and not project_id:
             log.warning("the public WalletConnect relay refuses clients without a Reown project id")
         self._store = store
@@ -119,13 +58,15 @@ class SignClient:
         self._on_session_deleted = on_session_deleted
         self._proposal_ttl = proposal_ttl
         self._relay_call_timeout = relay_call_timeout
+        self._relay_retry_s = relay_retry_s
         self.sessions: dict[str, Session] = {}
-        self._proposals_by_pairing: dict[str, _Proposal] = {}
-        self._proposals_by_session: dict[str, _Proposal] = {}
-        self._outgoing: dict[int, _Outgoing] = {}
-        self._ids = _payload_ids()
+        self._proposals_by_pairing: dict[str, Proposal] = {}
+        self._proposals_by_session: dict[str, Proposal] = {}
+        self._outgoing: dict[int, Outgoing] = {}
+        self._ids = payload_ids()
         self._relay: RelayClient | None = None
         self.identity: ClientIdentity | None = None
+        self.resumed: list[Resumed] = []
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self, *, connect_timeout: float = 15.0, require_relay: bool = False) -> None:
@@ -145,17 +86,34 @@ class SignClient:
                 else:
                     self.sessions[session.topic] = session
         self._relay = RelayClient(self._relay_url, self.identity, self._on_message, project_id=self._project_id,
-                                  call_timeout=self._relay_call_timeout)
-        for topic in self.sessions:
+                                  call_timeout=self._relay_call_timeout, retry_interval=self._relay_retry_s)
+        restored = restore_pending(records, self.sessions)
+        for key in restored.stale_keys:
+            await self._store.delete(key)
+        for prop in restored.proposals:   # before connecting: the relay's mailbox replays the wallet's answer
+            self._watch_proposal(prop)
+            self._relay.track(prop.pairing.topic)
+        for out in restored.requests:
+            self._track_request(out)
+        self.resumed = restored.resumed
+        for topic in [*self.sessions, *self._proposals_by_session]:
             self._relay.track(topic)  # batch-subscribed on every (re)connection, the first included
         await self._relay.start(timeout=connect_timeout, require_connection=require_relay)
 
+    def take_resumed(self) -> list[Resumed]:
+        """Proposals and requests stored by an earlier run, each once: the caller resumes its flows
+        (or tells the person, for the `lapsed` ones)."""
+        resumed, self.resumed = self.resumed, []
+        return resumed
+
     async def close(self) -> None:
+        """Stop; stored proposals and requests stay stored, to be resumed by the next start()."""
+        closing = ClientClosing("the bot is restarting; if it does not come back, ask again in a minute")
         for prop in list(self._proposals_by_pairing.values()):
-            self._drop_proposal(prop, ProposalExpired("the bot is shutting down; try again in a minute"))
-        for out in self._outgoing.values():
+            self._drop_proposal(prop, closing, forget=False)
+        for out in list(self._outgoing.values()):
             if not out.future.done():
-                out.future.set_exception(SessionGone("the bot is shutting down; try again in a minute"))
+                out.future.set_exception(closing)
         if self._relay:
             await self._relay.close()
 
@@ -173,8 +131,11 @@ class SignClient:
 
     # ---- pairing and proposal ---------------------------------------------------------------
     async def connect(self, chains: Sequence[int | str], methods: Sequence[str] = DEFAULT_METHODS,
-                      events: Sequence[str] = DEFAULT_EVENTS) -> PendingSession:
-        """Propose a session; show `uri` to the user (QR / deep link), then await `approval`."""
+                      events: Sequence[str] = DEFAULT_EVENTS, *, context: Context | None = None) -> PendingSession:
+        """Propose a session; show `uri` to the user (QR / deep link), then await `approval`.
+
+        With a `context` the proposal is stored (sealed) until it is settled or lapses, and a
+        restarted client resumes it (see `resumed`)."""
         sym_key = crypto.generate_sym_key()
         expiry = int(time.time()) + self._proposal_ttl
         pairing = PairingUri(topic=crypto.topic_for(sym_key), sym_key=sym_key, expiry_timestamp=expiry)
@@ -191,13 +152,12 @@ class SignClient:
             "id": proposal_id,
         }
         approval: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
-        prop = _Proposal(id=proposal_id, pairing=pairing, keys=keys, approval=approval, params=params)
-        self._proposals_by_pairing[pairing.topic] = prop
-        prop.timer = asyncio.get_running_loop().call_later(
-            self._proposal_ttl, self._drop_proposal, prop,
-            ProposalExpired("the wallet link expired before it was used; ask for a new one"))
+        prop = Proposal(id=proposal_id, pairing=pairing, keys=keys, approval=approval, params=params, context=context)
+        self._watch_proposal(prop)
+        if context is not None:
+            await self._store.save(prop.key, prop.to_record())
         payload = {"id": proposal_id, "jsonrpc": "2.0", "method": "wc_sessionPropose", "params": params}
-        message = crypto.encrypt(sym_key, _dumps(payload))
+        message = crypto.encrypt(sym_key, dumps(payload))
         # The current SDK publishes proposals with wc_proposeSession; the relay subscribes us to the
         # pairing topic implicitly, so the topic is only tracked for re-subscription after reconnects.
         self.relay.track(pairing.topic)
@@ -209,21 +169,32 @@ class SignClient:
             raise
         return PendingSession(uri=pairing.format(), pairing_topic=pairing.topic, approval=approval, expiry=expiry)
 
-    def _drop_proposal(self, prop: _Proposal, error: WalletConnectError | None) -> None:
+    def _watch_proposal(self, prop: Proposal) -> None:
+        """Route its messages to it, and drop it when it lapses."""
+        self._proposals_by_pairing[prop.pairing.topic] = prop
+        if prop.session_topic:
+            self._proposals_by_session[prop.session_topic] = prop
+        prop.timer = asyncio.get_running_loop().call_later(
+            max(prop.pairing.expiry_timestamp - time.time(), 0), self._drop_proposal, prop,
+            ProposalExpired("the wallet link expired before it was used; ask for a new one"))
+
+    def _drop_proposal(self, prop: Proposal, error: WalletConnectError | None, *, forget: bool = True) -> None:
         if prop.timer:
             prop.timer.cancel()
+        if forget and prop.context is not None:
+            asyncio.ensure_future(self._store.delete(prop.key))
         self._proposals_by_pairing.pop(prop.pairing.topic, None)
         if prop.session_topic:
             self._proposals_by_session.pop(prop.session_topic, None)
         if error is not None and not prop.approval.done():
             prop.approval.set_exception(error)
             prop.approval.exception()  # mark retrieved: a caller may have given up on it
-        if self._relay is not None:
+        if self._relay is not None and forget:
             topics = [prop.pairing.topic] + ([prop.session_topic] if prop.session_topic and error else [])
             for topic in topics:
                 asyncio.ensure_future(self._relay.unsubscribe(topic))
 
-    async def _on_pairing_message(self, prop: _Proposal, payload: dict[str, Any]) -> None:
+    async def _on_pairing_message(self, prop: Proposal, payload: dict[str, Any]) -> None:
         if "method" in payload:  # wc_pairingPing / wc_pairingDelete from the wallet
             method = payload["method"]
             if method in ("wc_pairingPing", "wc_pairingDelete"):
@@ -239,9 +210,11 @@ class SignClient:
         prop.session_key = crypto.derive_sym_key(prop.keys.private_key, peer_key)
         prop.session_topic = crypto.topic_for(prop.session_key)
         self._proposals_by_session[prop.session_topic] = prop
+        if prop.context is not None:   # the settlement may come after a restart: keep the session key
+            await self._store.save(prop.key, prop.to_record())
         await self.relay.subscribe(prop.session_topic)
 
-    async def _on_settle(self, prop: _Proposal, payload: dict[str, Any]) -> None:
+    async def _on_settle(self, prop: Proposal, payload: dict[str, Any]) -> None:
         assert prop.session_topic and prop.session_key
         params = payload.get("params") or {}
         namespaces = params.get("namespaces") or {}
@@ -267,8 +240,11 @@ class SignClient:
 
     # ---- requests ---------------------------------------------------------------------------
     async def request(self, session: Session | str, chain_id: int | str, method: str, params: Any,
-                      expiry: int = 300) -> Any:
-        """Send a JSON-RPC request to the wallet and wait for the user's answer (up to `expiry` s)."""
+                      expiry: int = 300, *, context: Context | None = None) -> Any:
+        """Send a JSON-RPC request to the wallet and wait for the user's answer (up to `expiry` s).
+
+        With a `context` the request is stored (sealed) until answered or expired, and a restarted
+        client still takes the wallet's answer (see `resumed`)."""
         if not 1 <= expiry <= SESSION_REQUEST_MAX_EXPIRY:
             raise ValueError("expiry must be between 1 s and 7 days")
         session = self._live_session(session)
@@ -283,32 +259,53 @@ class SignClient:
         payload = {"id": req_id, "jsonrpc": "2.0", "method": "wc_sessionRequest",
                    "params": {"request": {"method": method, "params": params, "expiryTimestamp": expiry_ts},
                               "chainId": chain}}
-        if _SDK_UNSAFE_NUMBER.search(_dumps(payload)):
+        if SDK_UNSAFE_NUMBER.search(dumps(payload)):
             raise ValueError("wallets built on the WalletConnect JS SDK drop requests containing integers of "
                              "17+ digits; pass big numbers as hex or decimal strings")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._outgoing[req_id] = _Outgoing(session.topic, method, fut)
+        out = Outgoing(session.topic, method, asyncio.get_running_loop().create_future(), id=req_id,
+                       expiry_ts=expiry_ts, context=context)
+        if context is not None:
+            await self._store.save(out.key, out.to_record())
+        self._track_request(out, expiry)
         try:
             await self._publish(session, payload, tag=1108, ttl=max(expiry, 300), prompt=True)
-            return await asyncio.wait_for(fut, expiry)
-        except TimeoutError:
-            raise RequestExpired("the request expired before you answered it in your wallet") from None
-        finally:
-            self._outgoing.pop(req_id, None)
+        except WalletConnectError as exc:   # it never reached the wallet
+            if not out.future.done():
+                out.future.set_exception(exc)
+        # shielded: a caller cancelled (the bot stopping) leaves the request stored for the next start
+        return await asyncio.shield(out.future)
+
+    def _track_request(self, out: Outgoing, wait_s: float | None = None) -> None:
+        """Match the wallet's answer to it, expire it on time, and forget it once it is decided."""
+        self._outgoing[out.id] = out
+        wait_s = max(out.seconds_left(), 0) if wait_s is None else wait_s
+        timer = asyncio.get_running_loop().call_later(wait_s, self._expire, out)
+
+        def done(fut: asyncio.Future[Any]) -> None:
+            timer.cancel()
+            if self._outgoing.get(out.id) is out:
+                del self._outgoing[out.id]
+            closing = not fut.cancelled() and isinstance(fut.exception(), ClientClosing)
+            if out.context is not None and not closing:
+                asyncio.ensure_future(self._store.delete(out.key))
+
+        out.future.add_done_callback(done)
+
+    @staticmethod
+    def _expire(out: Outgoing) -> None:
+        if not out.future.done():
+            out.future.set_exception(RequestExpired("the request expired before you answered it in your wallet"))
 
     async def ping(self, session: Session | str, timeout: float = 30.0) -> None:
         session = self._live_session(session)
-        req_id = next(self._ids)
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._outgoing[req_id] = _Outgoing(session.topic, "wc_sessionPing", fut)
+        out = Outgoing(session.topic, "wc_sessionPing", asyncio.get_running_loop().create_future(), id=next(self._ids))
+        self._track_request(out, timeout)
+        await self._publish(session, {"id": out.id, "jsonrpc": "2.0", "method": "wc_sessionPing", "params": {}},
+                            tag=1114, ttl=30)
         try:
-            await self._publish(session, {"id": req_id, "jsonrpc": "2.0", "method": "wc_sessionPing", "params": {}},
-                                tag=1114, ttl=30)
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
+            await out.future
+        except RequestExpired:
             raise RequestExpired("your wallet did not answer the ping") from None
-        finally:
-            self._outgoing.pop(req_id, None)
 
     async def disconnect(self, session: Session | str, message: str = "User disconnected.") -> None:
         """End the session on both sides (best effort towards the wallet)."""
@@ -386,21 +383,12 @@ class SignClient:
             await self._respond(session.topic, session.sym_key, payload["id"], True, method)
             await self._forget(session, "deleted by the wallet")
             return
-        if method == "wc_sessionUpdate" and isinstance(params.get("namespaces"), dict):
-            session.namespaces = params["namespaces"]
-            await self._persist(session)
-        elif method == "wc_sessionExtend" and isinstance(params.get("expiry"), int):
-            session.expiry = params["expiry"]
-            await self._persist(session)
-        elif method == "wc_sessionEvent":
-            event = params.get("event") or {}
-            if event.get("name") == "chainChanged":
-                session.last_chain = chain_ref(event.get("data")) if event.get("data") is not None else params.get("chainId")
-                await self._persist(session)
-        elif method not in _RES:
+        if method not in RES:
             await self._respond_error(session.topic, session.sym_key, payload["id"],
                                       {"code": -32601, "message": "method not found"}, "wc_sessionRequest")
             return
+        if session.apply_wallet_change(method, params):
+            await self._persist(session)
         await self._respond(session.topic, session.sym_key, payload["id"], True, method)
 
     # ---- plumbing -----------------------------------------------------------------------------
@@ -409,15 +397,11 @@ class SignClient:
 
     async def _publish(self, session: Session, payload: dict[str, Any], *, tag: int, ttl: int,
                        prompt: bool = False) -> None:
-        message = crypto.encrypt(session.sym_key, _dumps(payload))
+        message = crypto.encrypt(session.sym_key, dumps(payload))
         await self.relay.publish(session.topic, message, ttl=ttl, tag=tag, prompt=prompt, correlation_id=payload["id"])
 
     async def _respond(self, topic: str, key: bytes, req_id: int, result: Any, method: str) -> None:
-        tag, ttl = _RES.get(method, (1109, 300))
-        message = crypto.encrypt(key, _dumps({"id": req_id, "jsonrpc": "2.0", "result": result}))
-        await self.relay.publish(topic, message, ttl=ttl, tag=tag, correlation_id=req_id)
+        await respond(self.relay, topic, key, req_id, method, result=result)
 
     async def _respond_error(self, topic: str, key: bytes, req_id: int, error: dict[str, Any], method: str) -> None:
-        tag, ttl = _RES.get(method, (1109, 300))
-        message = crypto.encrypt(key, _dumps({"id": req_id, "jsonrpc": "2.0", "error": error}))
-        await self.relay.publish(topic, message, ttl=ttl, tag=tag, correlation_id=req_id)
+        await respond(self.relay, topic, key, req_id, method, error=error)

@@ -43,6 +43,10 @@ class SessionGone(WalletConnectError):
     """The session was disconnected or expired."""
 
 
+class ClientClosing(WalletConnectError):
+    """The client is stopping; what was stored (with a context) is resumed by the next start."""
+
+
 class RelayUnavailable(WalletConnectError):
     """The WalletConnect relay could not be reached."""
 

@@ -67,6 +67,20 @@ class Session:
             return int(self.last_chain.split(":")[1])
         return None
 
+    def apply_wallet_change(self, method: str, params: dict[str, Any]) -> bool:
+        """Take a wallet's wc_sessionUpdate / Extend / chainChanged event; True if anything changed."""
+        if method == "wc_sessionUpdate" and isinstance(params.get("namespaces"), dict):
+            self.namespaces = params["namespaces"]
+        elif method == "wc_sessionExtend" and isinstance(params.get("expiry"), int):
+            self.expiry = params["expiry"]
+        elif method == "wc_sessionEvent" and (params.get("event") or {}).get("name") == "chainChanged":
+            data = params["event"].get("data")   # a chain id (1) or a CAIP-2 reference ("eip155:1")
+            self.last_chain = (str(data) if ":" in str(data) else f"eip155:{int(data)}") if data is not None \
+                else params.get("chainId")
+        else:
+            return False
+        return True
+
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expiry
 

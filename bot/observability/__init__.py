@@ -1,0 +1,1 @@
+"""What the operator sees of a running bot: logs that carry no secrets, and Prometheus metrics."""
