@@ -79,7 +79,7 @@ def parse_html(source: str) -> Parsed:
             text = ch
             i += 1
         out.append(text)
-        pos16 += utf16_len(text)
+        pos16 += len(text) + sum(1 for c in text if ord(c) > 0xFFFF)     # UTF-16 units
     if stack:
         raise EntityParseError(f"Can't find end tag corresponding to start tag \"{stack[-1].tag}\"")
     return _trimmed("".join(out), entities)

@@ -5,7 +5,7 @@ buttons carry the core's action payloads, replies are rendered to Telegram HTML.
 concern: app (the PTB Application), dispatch (text commands), buttons (callback queries),
 asking (questions for missing inputs), disputes (/resolve confirmation), replies (private vs
 group), sender/render/keyboards (putting messages on Telegram), menu (setMyCommands), ratelimit,
-context (the Invocation). `gpuflow-bot run` calls `run_frontend`.
+context (the Invocation), delivery (the notices queue). `gpuflow-bot run` calls `run_frontend`.
 """
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ async def run_frontend(runtime, stop: asyncio.Event) -> None:
     settings = runtime.app.settings
     if settings.telegram_token is None:
         raise SystemExit("telegram is enabled but GPUFLOW_TELEGRAM_TOKEN is not set")
+    from .delivery import TelegramDelivery
+
     app = build_application(settings, settings.telegram_token.get_secret_value())
-    await start_application(app, runtime, settings)
+    front = await start_application(app, runtime, settings)
     try:
-        await stop.wait()
+        await TelegramDelivery(front).run(stop)        # until stop is set
     finally:
         await stop_application(app)

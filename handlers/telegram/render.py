@@ -19,6 +19,7 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 _WORD_JOINER = "\u2060"
 _MENTION = re.compile(r"([@/])(?=\w)")
+_CLICKABLE = re.compile(r"(https?|tg)://", re.I)
 
 
 def escape(text: str) -> str:
@@ -41,6 +42,9 @@ def span_html(span: Span) -> str:
     if span.style is Style.USER:
         return escape(neutral(span.text))
     if span.style is Style.LINK and span.url:
+        if not _CLICKABLE.match(span.url):      # wc:, ethereum: URIs: shown to copy, not as a link
+            shown = text if span.text == span.url else f"{text} ({escape(span.url)})"
+            return f"<code>{shown}</code>"
         return f'<a href="{html.escape(span.url, quote=True)}">{text}</a>'
     return text
 
@@ -51,7 +55,15 @@ def line_html(line: Line) -> str:
 
 def visible(line: Line) -> int:
     """Characters Telegram counts for this line (after entity parsing)."""
-    return sum(len(neutral(s.text) if s.style is Style.USER else s.text) for s in line)
+    return sum(_shown_len(s) for s in line)
+
+
+def _shown_len(span: Span) -> int:
+    if span.style is Style.USER:
+        return len(neutral(span.text))
+    if span.style is Style.LINK and span.url and not _CLICKABLE.match(span.url) and span.text != span.url:
+        return len(span.text) + len(span.url) + 3
+    return len(span.text)
 
 
 def lines_of(msg: Message) -> list[Line]:

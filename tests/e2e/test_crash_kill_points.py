@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import open_app
-from bot.db.models import OutboxMessage, Rental, TimelineEntry
+from bot.db.models import Rental, TimelineEntry
+from bot.delivery.models import DeliveryRow, NoticeRow
 from bot.faults import POINTS
 from tests.e2e.conftest import DISPUTE_WINDOW, Market
 from tests.support.bot_process import write_clock
@@ -119,10 +120,12 @@ async def test_a_kill_at_each_step_still_ends_the_rental_once(market: Market, po
     assert world.accounts == [1] and m.sshd.renters() == []
     # the store: one credentials message, one provisioning, one start, one revocation in the timeline
     async with m.runtime.services.ctx.sessions() as session:
-        creds = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.rental_id == rental_id, OutboxMessage.sensitive.is_(True)))
+        creds = (await session.scalars(select(NoticeRow.id).where(
+            NoticeRow.rental_id == rental_id, NoticeRow.kind == "credentials"))).all()
+        creds_deliveries = await session.scalar(select(func.count()).select_from(DeliveryRow).where(
+            DeliveryRow.notice_id.in_(creds)))
         kinds = (await session.scalars(select(TimelineEntry.kind).where(TimelineEntry.rental_id == rental_id))).all()
-    assert creds == 1
+    assert len(creds) == 1 and creds_deliveries == 1     # one message, to one place: the renter's DM
     for kind in ("deposit_confirmed", "provisioned", "start", "settle"):
         assert kinds.count(kind) == 1, (kind, kinds)
 

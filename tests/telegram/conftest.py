@@ -6,6 +6,7 @@ Tests that provoke refusals on purpose take them with `tg.take_violations()`.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ async def frontend_factory(tg: LoopbackTelegram, tmp_path):
     """start(**settings overrides) -> Frontend; everything stopped after the test."""
     from bot.runtime import start_runtime
     from handlers.telegram.app import build_application, start_application, stop_application
+    from handlers.telegram.delivery import TelegramDelivery
     from tests.conftest import test_settings
 
     started: list[Frontend] = []
@@ -107,14 +109,19 @@ async def frontend_factory(tg: LoopbackTelegram, tmp_path):
         else:                          # the caller's runtime, configured for this emulator already
             settings, owned = runtime.app.settings, False
         app = build_application(settings, tg.token)
-        await start_application(app, runtime, settings)
+        shared = await start_application(app, runtime, settings)
         front = Frontend(tg, runtime, app)
+        front.stop = asyncio.Event()  # type: ignore[attr-defined]
+        front.delivering = asyncio.get_running_loop().create_task(  # type: ignore[attr-defined]
+            TelegramDelivery(shared).run(front.stop))
         front.owned = owned  # type: ignore[attr-defined]
         started.append(front)
         return front
 
     yield start
     for front in started:
+        front.stop.set()  # type: ignore[attr-defined]
+        await front.delivering  # type: ignore[attr-defined]
         await stop_application(front.app)
         if front.owned:  # type: ignore[attr-defined]
             await front.runtime.close()

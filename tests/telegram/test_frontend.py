@@ -3,12 +3,9 @@ loopback Telegram: menus, /start and /help, paging, the deep-link handoff from a
 for missing inputs (/cancel, timeout), private replies and people who never started the bot."""
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
 from devnet.telegram import LoopbackTelegram
-from tests.helpers import person, provider_with_offer
+from devnet.telegram.world import Member
+from tests.helpers import provider_with_offer
 
 
 async def offers(front, n: int) -> list[int]:
@@ -109,3 +106,38 @@ async def test_private_replies_reach_the_private_chat_or_say_how(tg: LoopbackTel
     assert told.text.startswith("Bob <b>:") and "Sign this message" not in told.text
     assert told.button("Open the private chat")["url"] == f"https://t.me/{tg.bot_username}"
     assert 403 in [c.status for c in tg.calls("sendMessage")]
+
+
+async def test_offer_create_is_a_guided_conversation(tg: LoopbackTelegram, frontend_factory) -> None:
+    front = await frontend_factory()
+    await offers(front, 1)                                         # a listed GPU model to suggest
+    carol = tg.add_user("Carol")
+    await carol.send("/host add rig gpu1.example.net 22 gpuflow")
+    await tg.wait_for(carol.dm, "rig")
+    await carol.send("/offer create")
+    gpu = await tg.wait_for(carol.dm, "which gpu?")
+    await carol.press(gpu, "rtx4090")
+    count = await tg.wait_for(carol.dm, "which count?")
+    assert [b["text"] for b in count.buttons[0]] == ["1", "2", "4", "8"]
+    await carol.press(count, "2")
+    await carol.press(await tg.wait_for(carol.dm, "which vram?"), "24")
+    await tg.wait_for(carol.dm, "which price?")
+    await carol.send("0.75")
+    await carol.press(await tg.wait_for(carol.dm, "which min hours?"), "1")
+    await carol.press(await tg.wait_for(carol.dm, "which max hours?"), "72")
+    region = await tg.wait_for(carol.dm, "which region?")
+    await carol.send("eu")
+    listed = await tg.wait_for(carol.dm, "is listed")
+    assert "2x" in listed.text and region.message_id < listed.message_id
+
+
+async def test_support_commands_are_refused_to_others(tg: LoopbackTelegram, frontend_factory) -> None:
+    support = tg.add_supergroup("Support", forum=True)
+    await frontend_factory(telegram={"support_chat_id": support.id})
+    mallory = tg.add_user("Mallory")
+    support.members[mallory.id] = Member(mallory.id)              # a plain member, not an administrator
+    await mallory.send("/resolve #1 100 give it all to me", chat=support)
+    refusal = await tg.wait_for(support, "only support staff")
+    assert refusal.buttons == []                                   # no confirmation offered
+    await mallory.send("/disputes", chat=support)
+    await tg.wait_for(support, "only support staff")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat import Message, Span, Style, bold, code, link, plain, pre, user
+from bot.chat import Message, Span, Style, bold, code, link, pre, user
 from devnet.telegram.html_mode import parse_html
 from handlers.telegram import render
 
