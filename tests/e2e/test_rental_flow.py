@@ -349,30 +349,6 @@ async def test_deposit_after_the_rental_expired_is_refused_on_chain(market: Mark
     assert not (await m.say(renter, f"/pay {rental_id}")).ok
 
 
-async def test_deposit_seen_only_after_the_rental_expired_is_refunded(market: Market) -> None:
-    """The deposit was mined in time, but the bot expired the rental before its watcher saw it (it
-    was down, or lagging): the money goes back in full and the renter is told where it is."""
-    m = market
-    provider, renter, offer_id = await m.market_with_offer()
-    rental_id, text = await m.rent(renter, offer_id)
-    await m.pay_reply(renter, text)
-    m.warp(m.settings.deposit_timeout_s + 10)
-    assert await m.runtime.services.rentals.expire_unpaid() == 1      # housekeeping ran first
-    row = await m.rental(rental_id)
-
-    async def cancelled_on_chain() -> bool:
-        return (await m.escrow().rental(row.escrow_id)).status == Status.CANCELLED
-    await m.tick_until(cancelled_on_chain, "late deposit cancelled on chain")
-    for _ in range(3):
-        m.mine()
-        await m.runtime.tick()
-    row = await m.rental(rental_id)
-    assert row.state == "expired" and row.unix_user is None and m.sshd.renters() == []
-    assert await m.escrow().owed(renter.address) == WEI
-    bodies = [n.body for n in await m.notices(renter, rental_id)]
-    assert any("/withdraw" in b and "0.01 ETH" in b for b in bodies), bodies
-
-
 async def test_reconcile_removes_strays_and_keeps_the_running_rental(market: Market) -> None:
     """An account left by a crash (no rental explains it) goes; the running renter keeps access."""
     from datetime import timedelta
