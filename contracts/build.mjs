@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compile the escrow and the test contracts with the pinned solc-js, writing committed artifacts.
-//   node contracts/build.mjs          write contracts/artifacts/*.json and contracts/test/artifacts/*.json
+//   node contracts/build.mjs          write bot/chain/artifacts/*.json (package data: the bot loads them)
+//                                     and contracts/test/artifacts/*.json
 //   node contracts/build.mjs --check  recompile in memory; exit 1 if any committed artifact is stale
 // The EVM version is pinned (solc-js 0.8.37 defaults to osaka, which most chains do not run yet).
 import { createHash } from "node:crypto";
@@ -21,7 +22,7 @@ const SETTINGS = {
 
 // Each unit: the directory holding its sources, the files to compile, and where artifacts go.
 const UNITS = [
-  { dir: HERE, files: ["GpuEscrow.sol"], out: join(HERE, "artifacts") },
+  { dir: HERE, files: ["GpuEscrow.sol"], out: join(HERE, "..", "bot", "chain", "artifacts") },
   {
     dir: join(HERE, "test"),
     files: readdirSync(join(HERE, "test")).filter((f) => f.endsWith(".sol")).sort(),

@@ -20,13 +20,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 from bot.ssh.keys import KeyPair, generate_keypair, load_private_key
 from bot.ssh.target import HostTarget
 
 REPO = Path(__file__).resolve().parents[1]          # the repository (devnet/ is installed editable)
-HELPER_SRC = REPO / "provider" / "gpuflow-helper"
+HELPER_SRC = Path(str(files("bot.ssh") / "gpuflow-helper"))   # what /host add attaches
 FAKE_SMI_SRC = Path(__file__).resolve().parent / "fake_nvidia_smi"
 RUN_PREFIX = "gpuflow-sshd-"
 SSHD = "/usr/sbin/sshd"  # sshd refuses to start (re-exec) unless run by absolute path
@@ -246,7 +247,7 @@ def _setup(base: Path, pid: int) -> SshdServer:
     (base / "sbin" / "gpuflow-helper.conf").write_text("\n".join([
         f"key_dir = {base}/keys", f"home_base = {base}/home", f"state_dir = {base}/state",
         f"uid_min = {uid_min}", f"uid_max = {uid_min + 999}", f"nvidia_smi = {base}/bin/nvidia-smi",
-        f"renter_shell = {base}/lib/renter-shell", f"max_procs = {MAX_PROCS}", "sweep_interval = 5", ""]))
+        f"renter_shell = {base}/lib/renter-shell", f"max_procs = {MAX_PROCS}", "sweep_interval = 30", ""]))
     (base / "sbin" / "gpuflow-helper.conf").chmod(0o644)
     shutil.copyfile(FAKE_SMI_SRC, base / "bin" / "nvidia-smi")
     (base / "bin" / "nvidia-smi").chmod(0o755)

@@ -6,7 +6,7 @@ need=()
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v sudo >/dev/null || need+=(sudo)
-# the provider helper (provider/gpuflow-helper) runs under the system python3
+# the provider helper (bot/ssh/gpuflow-helper) runs under the system python3
 [ -x /usr/bin/python3 ] || need+=(python3)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -eq 0 ]; then

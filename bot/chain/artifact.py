@@ -5,10 +5,11 @@ import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+ARTIFACT_DIR = files("bot.chain") / "artifacts"   # package data, written by contracts/build.mjs
 ARTIFACT_ENV = "GPUFLOW_ESCROW_ARTIFACT"   # optional override: path to GpuEscrow.json
 
 
@@ -24,11 +25,11 @@ class Artifact:
 
 @lru_cache(maxsize=8)
 def load_artifact(name: str = "GpuEscrow", path: str | None = None) -> Artifact:
-    """Read contracts/artifacts/<name>.json (or `path`, or $GPUFLOW_ESCROW_ARTIFACT for the escrow)."""
+    """Read bot/chain/artifacts/<name>.json (or `path`, or $GPUFLOW_ESCROW_ARTIFACT for the escrow)."""
     if path is None and name == "GpuEscrow":
         path = os.environ.get(ARTIFACT_ENV)
     file = Path(path) if path else ARTIFACT_DIR / f"{name}.json"
-    data = json.loads(file.read_text())
+    data = json.loads(file.read_text(encoding="utf-8"))
     return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"],
                     deployed_bytecode=data["deployedBytecode"], compiler_version=data["compiler"]["version"],
                     source_sha256=data["sourceSha256"])

@@ -1,14 +1,14 @@
 """Run Alembic migrations from code (the CLI's `migrate`, the app's start-up, the tests)."""
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = files("bot.db") / "migrations"   # package data: found the same in a checkout and a wheel
 
 
 def alembic_config() -> Config:

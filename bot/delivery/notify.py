@@ -14,11 +14,11 @@ import logging
 import secrets
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.base import utcnow
-from bot.db.models import Identity, Rental
+from bot.db.models import Identity, Rental, User
 from bot.delivery.doorbell import ring_after_commit
 from bot.delivery.kinds import Audience, Kind, spec_of
 from bot.delivery.models import DeliveryRow, MessageRef, NoticeRow, Place
@@ -130,10 +130,10 @@ async def _destinations(session: AsyncSession, settings: Any, row: NoticeRow,
 
 
 async def _dm_target(session: AsyncSession, settings: Any, user_id: int, rental_id: int | None) -> dict | None:
-    from bot.services.identity import current_user_id
-
-    user_id = await current_user_id(session, user_id)    # an account attached to a wallet's user since
-    idents = [i for i in (await session.scalars(select(Identity).where(Identity.user_id == user_id))).all()
+    # the user's accounts, or those of the wallet's user it was attached to since (one level: only
+    # an empty user is ever attached, to a user with a wallet, who is never attached in turn)
+    owner = select(func.coalesce(User.merged_into_id, User.id)).where(User.id == user_id).scalar_subquery()
+    idents = [i for i in (await session.scalars(select(Identity).where(Identity.user_id == owner))).all()
               if platform_enabled(settings, i.platform)]
     if not idents:
         return None

@@ -177,9 +177,7 @@ class DeliveryQueue:
                 if delivery.action == "delete":
                     await forget(session, row.subject, purpose, row.platform, row.chat_id)
                 elif ref is not None and (purpose != "thread" or delivery.thread):
-                    await remember(session, row.subject, purpose, row.platform,
-                                   PlatformRef(chat_id=ref.chat_id or row.chat_id, channel_id=ref.channel_id,
-                                               message_id=ref.message_id, thread_id=ref.thread_id))
+                    await remember(session, row.subject, purpose, row.platform, ref, key_chat=row.chat_id)
             if delivery.sensitive:
                 await self._wipe(session, row.notice_id)
             if row.coalesce_key:    # a newer edit of this message may wait for this one

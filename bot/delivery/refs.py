@@ -42,16 +42,22 @@ def place_key(platform: str, chat_id: str | None, where: str | None) -> str:
     return ":".join(p or "-" for p in (platform, chat_id, where))
 
 
-async def remember(session: AsyncSession, subject: str, purpose: str, platform: str, ref: PlatformRef) -> None:
-    """Record (or move) the message showing `subject` for `purpose` on `platform` in that chat."""
-    chat = ref.chat_id or NO_CHAT
+async def remember(session: AsyncSession, subject: str, purpose: str, platform: str, ref: PlatformRef, *,
+                   key_chat: str | None = None) -> None:
+    """Record (or move) the message showing `subject` for `purpose` on `platform`. It is kept under
+    `key_chat` (the place's chat a delivery went to; default the ref's own chat); when the message
+    is in another chat than that (a Telegram place posting to a channel), that chat is kept as the
+    ref's channel: a message is always at `channel_id or chat_id`, like a delivery's destination."""
+    chat = key_chat or ref.chat_id or NO_CHAT
+    actual = ref.chat_id
+    channel = ref.channel_id or (actual if actual and actual != chat else None)
     row = await session.scalar(select(MessageRef).where(MessageRef.subject == subject, MessageRef.purpose == purpose,
                                                         MessageRef.platform == platform, MessageRef.chat_id == chat))
     if row is None:
         row = MessageRef(subject=subject, purpose=purpose, platform=platform, chat_id=chat)
         session.add(row)
-    row.channel_id, row.message_id, row.thread_id = ref.channel_id, ref.message_id, ref.thread_id
-    row.place = place_key(platform, ref.chat_id, ref.thread_id or ref.channel_id)
+    row.channel_id, row.message_id, row.thread_id = channel, ref.message_id, ref.thread_id
+    row.place = place_key(platform, actual or (None if chat == NO_CHAT else chat), ref.thread_id or ref.channel_id)
 
 
 async def lookup(session: AsyncSession, subject: str, purpose: str, platform: str,

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chain.events import EscrowEvent
 from bot.faults import checkpoint
 from bot.db.models import Dispute, Provider, Rental
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.pricing import fee_share, format_amount
 from bot.domain.states import RentalState, Step
@@ -47,9 +49,8 @@ class RentalEventHandler:
         if rental is None:
             log.warning("escrow event %s for unknown rental id %s", event.name, event.rental_id[:18])
             if event.name == "Deposited":
-                await enqueue(session, f"unknown-deposit:{event.tx_hash}:{event.log_index}", "support",
-                              f"A deposit arrived for an escrow id this bot never issued ({event.rental_id}); "
-                              "the depositor can cancel it on chain after the start window.")
+                await notify(session, Kind.UNKNOWN_DEPOSIT, f"unknown-deposit:{event.tx_hash}:{event.log_index}",
+                             data={"escrow_id": event.rental_id})
             return
         handler = getattr(self, f"_on_{event.name}", None)
         if handler is not None:
@@ -134,6 +135,7 @@ class RentalEventHandler:
         if rental.started_at == started and rental.state not in (S.FUNDED.value, S.PROVISIONING.value):
             return      # the worker recorded it from the contract's record already (it may have moved on)
         if rental.state in (S.FUNDED.value, S.PROVISIONING.value):
+            checkpoint("start-mined")
             if not await record_start(session, self.ctx.box, rental, started_at=started, ends_at=ends,
                                       detail="access delivered and GPU checked; the rental clock started"):
                 note_chain_start(session, rental, started_at=started, ends_at=ends)
@@ -149,9 +151,9 @@ class RentalEventHandler:
         else:
             add_timeline(session, rental.id, "refunded", f"the flagged deposit was refunded ({refund})")
         reason = rental.refund_reason or "the rental could not be started"
-        await enqueue(session, f"rental:{rental.id}:refunded", "dm",
-                      f"Rental #{rental.id} was cancelled and {refund} is yours to withdraw (/withdraw): {reason}.",
-                      user_id=rental.renter_id, rental_id=rental.id)
+        await notify(session, Kind.REFUNDED, f"rental:{rental.id}:refunded",
+                     data={"rental": rental.id, "refund": refund, "reason": reason},
+                     user_id=rental.renter_id, rental_id=rental.id)
 
     async def _on_EndedEarly(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         await move(session, rental, Step.END, "the renter ended the rental early", ended_at=_ts(event.args["endedAt"]))
@@ -163,10 +165,9 @@ class RentalEventHandler:
         await move(session, rental, Step.EXTEND, f"extended by {extra} h (paid {event.args['extraAmount']} base "
                    "units)", hours=hours, amount=event.args["amount"], fee=fee_share(event.args["amount"],
                                                                                    rental.fee_bps), ends_at=ends)
-        await enqueue(session, f"rental:{rental.id}:extended:{event.tx_hash}:{event.log_index}", "dm",
-                      f"Rental #{rental.id} is extended by {extra} h" + (f"; it now ends {ends:%Y-%m-%d %H:%M UTC}."
-                                                                       if ends else "."),
-                      user_id=rental.renter_id, rental_id=rental.id)
+        await notify(session, Kind.EXTENDED, f"rental:{rental.id}:extended:{event.tx_hash}:{event.log_index}",
+                     data={"rental": rental.id, "hours": extra, "ends_at": ends.isoformat() if ends else None},
+                     user_id=rental.renter_id, rental_id=rental.id)
 
     async def _on_Disputed(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         if rental.state in (S.DISPUTED.value, S.RESOLVED.value):   # opened (or decided) with /dispute first
@@ -179,10 +180,8 @@ class RentalEventHandler:
             opened_by = provider.user_id if by_provider and provider is not None else rental.renter_id
             session.add(Dispute(rental_id=rental.id, opened_by=opened_by, reason="opened on chain",
                                 opened_at=self.ctx.now()))
-            await enqueue(session, f"dispute:{rental.id}:opened", "support",
-                          f"Dispute on rental #{rental.id} opened on chain by the "
-                          f"{'provider' if by_provider else 'renter'} (no reason given in chat).",
-                          rental_id=rental.id)
+            await notify(session, Kind.DISPUTE_OPENED, f"dispute:{rental.id}:opened", rental_id=rental.id,
+                         data={"rental": rental.id, "side": "provider" if by_provider else "renter"})
 
     async def _on_Resolved(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         a = event.args
@@ -200,9 +199,8 @@ class RentalEventHandler:
         provider = await session.get(Provider, rental.provider_id)
         for user_id in (rental.renter_id, provider.user_id if provider else None):
             if user_id is not None:
-                await enqueue(session, f"rental:{rental.id}:resolved:{user_id}", "dm",
-                              f"The dispute on rental #{rental.id} is decided and paid by the escrow: {paid}. "
-                              "Collect your part with /withdraw.", user_id=user_id, rental_id=rental.id)
+                await notify(session, Kind.DISPUTE_RESOLVED, f"rental:{rental.id}:resolved:{user_id}",
+                             data={"rental": rental.id, "paid": paid}, user_id=user_id, rental_id=rental.id)
 
     async def _on_Settled(self, session: AsyncSession, rental: Rental, event: EscrowEvent) -> None:
         token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
@@ -213,9 +211,8 @@ class RentalEventHandler:
             # support recorded a decision but no arbiter sent it before the dispute timed out
             add_timeline(session, rental.id, "chain_note", f"the recorded decision was never paid; the dispute timed "
                          f"out and the escrow settled pro rata instead: {paid}")
-            await enqueue(session, f"rental:{rental.id}:settled-not-resolved", "support",
-                          f"Rental #{rental.id}: the decision recorded with /resolve was never sent by the arbiter; "
-                          f"the dispute timed out on chain and was settled pro rata ({paid}).", rental_id=rental.id)
+            await notify(session, Kind.SETTLED_UNRESOLVED, f"rental:{rental.id}:settled-not-resolved",
+                         data={"rental": rental.id, "paid": paid}, rental_id=rental.id)
             return
         if rental.state == S.ACTIVE.value:
             await move(session, rental, Step.END, "the rental time is over", ended_at=self.ctx.now())

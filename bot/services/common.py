@@ -109,6 +109,21 @@ async def enqueue(session: AsyncSession, dedupe_key: str, target: str, body: str
                  audience=audience, user_id=user_id, rental_id=rental_id, offer_id=offer_id, sensitive=sensitive)
 
 
+async def capacity_changed(session: AsyncSession, settings: Settings | None, offer_id: int, *, taken: bool) -> None:
+    """A slot was taken or given back: when that booked the offer out (or freed its first slot
+    again), its listing posts say so on every platform."""
+    offer = await session.scalar(select(Offer).where(Offer.id == offer_id).execution_options(populate_existing=True))
+    if offer is None or offer.status != "active" or settings is None:
+        return
+    if offer.reserved != (offer.capacity if taken else offer.capacity - 1):
+        return
+    from bot.delivery.kinds import Kind
+    from bot.services.offers import listing_changed
+
+    view = await offer_view(session, settings, offer)
+    await listing_changed(session, Kind.LISTING_BOOKED_OUT if taken else Kind.LISTING_AVAILABLE, view)
+
+
 async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *,
                actor_user_id: int | None = None, **changes) -> RentalState:
     """Apply one state-machine step with a guarded UPDATE (state must still be what we read).
@@ -131,6 +146,8 @@ async def move(session: AsyncSession, rental: Rental, step: Step, detail: str, *
             update(Offer).where(Offer.id == rental.offer_id, Offer.reserved > 0)
             .values(reserved=Offer.reserved - 1).execution_options(synchronize_session=False)
         )
+        await capacity_changed(session, session.info["ctx"].settings if "ctx" in session.info else None,
+                               rental.offer_id, taken=False)
     await session.refresh(rental)
     rental_closed(session, rental.provider_id, target)
     add_timeline(session, rental.id, step.value, detail, actor_user_id=actor_user_id,

@@ -11,7 +11,7 @@ from bot.db.models import Offer, Provider, Rental, User
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound, PermissionDenied
 from bot.domain.pricing import quote
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, get_offer, get_rental, move, rental_view
+from bot.services.common import add_timeline, capacity_changed, get_offer, get_rental, move, rental_view
 from bot.services.context import Actor, ServiceContext
 from bot.services.quoting import DepositQuotes
 from bot.services.views import RentalView
@@ -51,6 +51,7 @@ class RentalService:
                 .values(reserved=Offer.reserved + 1).execution_options(synchronize_session=False))
             if reserved.rowcount != 1:
                 raise Conflict(f"offer #{offer_id} is fully booked right now; try another one (/offers)")
+            await capacity_changed(session, settings, offer.id, taken=True)
             token = settings.token(offer.token_symbol)
             if token is None:
                 raise InvalidInput(f"offer #{offer_id} is priced in {offer.token_symbol}, which is no longer accepted")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -16,8 +17,9 @@ from sqlalchemy import delete, select
 
 from bot.chain.escrow import UnsignedTx
 from bot.db.models import KeyValue
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.domain.errors import NotAvailableYet, UserError
-from bot.services.common import enqueue
 from bot.services.context import Actor, ServiceContext
 from bot.services.quoting import DepositQuotes
 from bot.services.wallets import WalletService
@@ -230,8 +232,8 @@ class WalletBridge:
 
     async def _dm(self, actor: Actor, text: str, key: str) -> None:
         async with self.ctx.sessions.begin() as session:
-            await enqueue(session, f"wallet:{actor.user_id}:{key}:{self.ctx.now().timestamp()}", "dm", text,
-                          user_id=actor.user_id)
+            await notify(session, Kind.WALLET, f"wallet:{actor.user_id}:{key}:{secrets.token_hex(8)}",
+                         data={"text": text}, user_id=actor.user_id)
 
 
 def _who(actor: Actor) -> dict[str, object]:

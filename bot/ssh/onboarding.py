@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources import files
 
 from bot.ssh.names import HELPER_PATH_RE, HOST_NAME_RE, LOGIN_RE, check_bot_login, check_public_key
 from bot.ssh.target import DEFAULT_HELPER
 
-HELPER_SOURCE = Path(__file__).resolve().parents[2] / "provider" / "gpuflow-helper"
+HELPER_SOURCE = files("bot.ssh") / "gpuflow-helper"   # package data: ships in the wheel
 HELPER_FILENAME = "gpuflow-helper"
 KEY_DIR = "/etc/ssh/gpuflow_keys"
 
 
 @lru_cache(maxsize=1)
 def helper_script() -> bytes:
-    """The helper to attach to the /host add answer (from provider/gpuflow-helper)."""
+    """The helper to attach to the /host add answer (bot/ssh/gpuflow-helper)."""
     return HELPER_SOURCE.read_bytes()
 
 

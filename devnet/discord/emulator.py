@@ -185,6 +185,11 @@ class DiscordEmulator(WorldMixin, ActionsMixin):
     def interaction_answered(self, interaction: Interaction) -> None:
         self.changed()
 
+    def interaction_sent(self, interaction_id: int) -> None:
+        interaction = self.state.interactions.get(interaction_id)
+        if interaction is not None and interaction.sent_at is None:
+            interaction.sent_at = self.state.now()
+
     def commands_synced(self, guild_id: int | None) -> None:
         self.changed()
 

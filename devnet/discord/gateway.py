@@ -30,6 +30,9 @@ GUILDS, GUILD_MEMBERS, GUILD_PRESENCES, GUILD_MESSAGES = 1 << 0, 1 << 1, 1 << 8,
 DIRECT_MESSAGES, MESSAGE_CONTENT = 1 << 12, 1 << 15
 PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
 BACKLOG = 5000
+# A heartbeat ACK after a network-like delay: discord.py stamps a heartbeat as sent only after its
+# send completes, so an instant loopback ACK would be measured against the previous beat.
+ACK_DELAY_S = 0.01
 
 
 @dataclass
@@ -82,7 +85,7 @@ class Gateway:
                 self.frames_in.append(frame)
                 if op == HEARTBEAT:
                     self.heartbeats += 1
-                    await ws.send_str(json.dumps({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None}))
+                    asyncio.get_running_loop().call_later(ACK_DELAY_S, self._ack, ws)
                 elif op == IDENTIFY and session is None:
                     session = await self._identify(ws, frame.get("d") or {})
                 elif op == RESUME and session is None:
@@ -173,6 +176,10 @@ class Gateway:
             chunk["nonce"] = data["nonce"]
         self._send(session, "GUILD_MEMBERS_CHUNK", chunk)
 
+    def _ack(self, ws: web.WebSocketResponse) -> None:
+        if not ws.closed:
+            asyncio.ensure_future(ws.send_str(json.dumps({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})))
+
     # -- sending ------------------------------------------------------------------------------
     def _attach(self, session: Session, ws: web.WebSocketResponse) -> None:
         session.ws = ws
@@ -190,6 +197,8 @@ class Gateway:
             while True:
                 frame = await session.queue.get()
                 await ws.send_str(json.dumps(frame))
+                if frame["t"] == "INTERACTION_CREATE":
+                    self.emu.interaction_sent(int(frame["d"]["id"]))
 
     def _send(self, session: Session, event: str, data: dict[str, Any]) -> None:
         session.seq += 1

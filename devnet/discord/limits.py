@@ -114,8 +114,12 @@ def _check_item(item: dict[str, Any], path: tuple[Any, ...], errors: FieldErrors
     custom_id = item.get("custom_id")
     if kind == BUTTON:
         if item.get("style") == LINK_STYLE:
-            if not item.get("url"):
+            url = item.get("url") or ""
+            if not url:
                 errors.required((*path, "url"))
+            elif not url.startswith(("http://", "https://", "discord://")):
+                errors.add((*path, "url"), "URL_TYPE_INVALID_SCHEME",
+                           f'Scheme "{url.split(":", 1)[0]}" is not supported. Scheme must be one of (\'http\', \'https\', \'discord\').')
             if custom_id:
                 errors.add((*path, "custom_id"), "COMPONENT_LINK_CUSTOM_ID", "A link button cannot have a custom_id")
             return

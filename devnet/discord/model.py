@@ -194,6 +194,8 @@ class Interaction:
     token: str = field(default_factory=lambda: "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(48))
     message_id: int | None = None               # the message whose component was used
     response_type: int | None = None            # callback type once answered
+    answered_at: float | None = None            # emulator clock at the callback
+    sent_at: float | None = None                # when its INTERACTION_CREATE left the gateway
     response_message_id: int | None = None
     modal: dict[str, Any] | None = None         # the modal the bot answered with
     choices: list[dict[str, Any]] | None = None  # autocomplete result

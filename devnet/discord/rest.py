@@ -58,6 +58,8 @@ class RestApi:
             return _json(400, invalid_body(problems).body())
 
         major = next((params[p] for p in MAJOR_PARAMS if p in params), "")
+        if "webhook_token" in params:      # interaction webhooks: a bucket per token, not per application
+            major = f"{major}:{params['webhook_token']}"
         route_key = f"{method} {route.template}"
         fault = emu.faults.take(method, path)
         if fault is not None and fault.status == 429:

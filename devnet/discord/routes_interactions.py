@@ -53,6 +53,7 @@ async def callback(call: Call) -> Reply:
     data = body.get("data") or {}
     message = _respond(call, interaction, kind, data)
     interaction.response_type = kind
+    interaction.answered_at = state.now()
     emu.interaction_answered(interaction)
     if call.query.get("with_response") not in ("1", "true", "True"):
         return Reply(204)

@@ -31,6 +31,7 @@ class Operation:
     template: str          # "/channels/{channel_id}/messages"
     method: str            # "post"
     body_schema: dict[str, Any] | None
+    params: dict[str, str]  # path parameters as written in the URL
 
 
 def _is_snowflake_str(value: Any) -> bool:
@@ -38,23 +39,37 @@ def _is_snowflake_str(value: Any) -> bool:
 
 
 class ApiSpec:
-    """Loaded once per process (`load_spec()`); validation is ~1 ms a request."""
+    """Loaded once per process (`load_spec()`). Two engines give the same verdicts: compiled
+    jsonschema validators (default, ~1 ms a request) and openapi-core (`engine="openapi-core"`
+    or GPUFLOW_DISCORD_SPEC_ENGINE=openapi-core), kept as the reference the first is checked against."""
 
-    def __init__(self, path: Path = SPEC_PATH) -> None:
-        from openapi_core import Config, OpenAPI
+    def __init__(self, path: Path = SPEC_PATH, engine: str | None = None) -> None:
+        from devnet.discord.schemas import CompiledSpec
 
         self.raw: dict[str, Any] = json.loads(path.read_text())
-        formats = {"snowflake": _is_snowflake_str, "nonce": lambda v: isinstance(v, str) and len(v) <= 25}
-        # The spec itself is not re-validated (4 s) on every load: it is Discord's published file.
-        self.api = OpenAPI.from_dict(self.raw, config=Config(
-            spec_validator_cls=None, extra_format_validators=formats))
+        self.engine = engine or os.environ.get("GPUFLOW_DISCORD_SPEC_ENGINE", "jsonschema")
+        self.compiled = CompiledSpec(self.raw)
+        self._api: Any = None
         self._routes = self._compile_routes()
+        self._branch_cache: dict[int, list[dict[str, Any]]] = {}
+
+    @property
+    def api(self) -> Any:
+        """openapi-core's view of the file, built on first use."""
+        if self._api is None:
+            from openapi_core import Config, OpenAPI
+
+            formats = {"snowflake": _is_snowflake_str, "nonce": lambda v: isinstance(v, str) and len(v) <= 25}
+            # The spec itself is not re-validated (4 s) on every load: it is Discord's published file.
+            self._api = OpenAPI.from_dict(self.raw, config=Config(spec_validator_cls=None,
+                                                                  extra_format_validators=formats))
+        return self._api
 
     # -- routing ------------------------------------------------------------------------------
     def _compile_routes(self) -> list[tuple[re.Pattern[str], str]]:
         routes = []
         for template in self.raw["paths"]:
-            pattern = re.sub(r"\\\{[a-z_0-9]+\\\}", "[^/]+", re.escape(template))
+            pattern = re.sub(r"\\\{([a-z_0-9]+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
             routes.append((re.compile(f"^{pattern}$"), template))
         # literal segments (/users/@me) win over parameters (/users/{user_id})
         routes.sort(key=lambda r: r[1].count("{"))
@@ -62,12 +77,13 @@ class ApiSpec:
 
     def operation(self, method: str, path: str) -> Operation | None:
         for pattern, template in self._routes:
-            if pattern.match(path):
+            found = pattern.match(path)
+            if found:
                 op = self.raw["paths"][template].get(method.lower())
                 if op is None:
                     return None
                 body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-                return Operation(template, method.lower(), body.get("schema"))
+                return Operation(template, method.lower(), body.get("schema"), found.groupdict())
         return None
 
     # -- snowflake coercion ---------------------------------------------------------------------
@@ -83,11 +99,17 @@ class ApiSpec:
         return schema
 
     def _branches(self, schema: dict[str, Any]) -> list[dict[str, Any]]:
-        schema = self._resolve(schema)
-        out = [schema]
+        """The schema and every oneOf/anyOf/allOf alternative under it (the file never changes,
+        so this is memoised by the schema object's identity)."""
+        cached = self._branch_cache.get(id(schema))
+        if cached is not None:
+            return cached
+        resolved = self._resolve(schema)
+        out = [resolved]
         for key in _COMBINERS:
-            for sub in schema.get(key, []):
+            for sub in resolved.get(key, []):
                 out.extend(self._branches(sub))
+        self._branch_cache[id(schema)] = out
         return out
 
     def _allows_snowflake(self, branches: list[dict[str, Any]]) -> bool:
@@ -125,19 +147,31 @@ class ApiSpec:
     def check_request(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                       body: Any | None) -> list[Problem]:
         """`path` is below /api/v10; `body` is the decoded JSON (or the multipart payload_json)."""
-        request = self._request(method, path, query, headers, body)
-        return _errors(lambda: self.api.validate_request(request))
+        if self.engine == "openapi-core":
+            request = self._request(method, path, query, headers, body)
+            return _errors(lambda: self.api.validate_request(request))
+        op = self.operation(method, path)
+        if op is None:
+            return [Problem((), "path", f"{method.upper()} {path} is not an operation of the API")]
+        coerced = None if body is None else self.coerce(op.body_schema, body)
+        return _from_jsonschema(self.compiled.request_errors(op.template, op.method, op.params, query, coerced))
 
     def check_response(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                        body: Any | None, status: int, response_headers: dict[str, str],
                        response_body: Any | None) -> list[Problem]:
-        from openapi_core.testing import MockResponse
+        if self.engine == "openapi-core":
+            from openapi_core.testing import MockResponse
 
-        request = self._request(method, path, query, headers, body)
-        data = b"" if response_body is None else json.dumps(response_body).encode()
-        response = MockResponse(data, status_code=status, headers=response_headers,
-                                content_type="application/json")
-        return _errors(lambda: self.api.validate_response(request, response))
+            request = self._request(method, path, query, headers, body)
+            data = b"" if response_body is None else json.dumps(response_body).encode()
+            response = MockResponse(data, status_code=status, headers=response_headers,
+                                    content_type="application/json")
+            return _errors(lambda: self.api.validate_response(request, response))
+        op = self.operation(method, path)
+        if op is None:
+            return [Problem((), "path", f"{method.upper()} {path} is not an operation of the API")]
+        return _from_jsonschema(self.compiled.response_errors(op.template, op.method, status, response_headers,
+                                                              response_body))
 
     def _request(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
                  body: Any | None) -> Any:
@@ -190,6 +224,15 @@ def _closest(errors: list[Any]) -> Any:
             return max(score(sub) for sub in err.context)
         return err.validator not in _WEAK, len(err.absolute_path)
     return max(errors, key=score)
+
+
+def _from_jsonschema(errors: list[tuple[tuple, Any]]) -> list[Problem]:
+    out = []
+    for prefix, err in errors[:5]:
+        while err.context:
+            err = _closest(err.context)
+        out.append(Problem(tuple(prefix) + tuple(err.absolute_path), str(err.validator), _short(err.message)))
+    return out
 
 
 def _problems(exc: BaseException) -> list[Problem]:

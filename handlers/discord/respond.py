@@ -4,7 +4,10 @@ out when the person's DMs are closed, error 50007), in place when a button pages
 
 The core call starts at once; if it is not done after `ack_after_s` (well inside 3 s) the
 interaction is deferred ("is thinking..." or a silent update) and the reply replaces that later,
-through the interaction token (valid 15 minutes; longer work reports by DM or delivery).
+through the interaction token (valid 15 minutes; longer work reports by DM or delivery). When
+many interactions are in flight the deferral comes first, and at most WORK_SLOTS core calls run
+at once: the core's work for all of them shares one event loop (and one SQLite writer), and a
+deferral is one small request that must not queue behind them (bench/discord_ack.py).
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ DMS_CLOSED = ("I could not send you a direct message: your DMs are closed to thi
 SENT_BY_DM = "I sent that to you by direct message (it holds a secret)."
 ANSWERED_PRIVATELY = "I answered you privately."
 POSTED_BELOW = "Done."
+BUSY_AT = 4        # more interactions than this in flight: defer at once instead of racing the core
+WORK_SLOTS = 8     # core calls running at once: a burst's acknowledgements are not queued behind them
 
 
 def internal_error() -> Reply:
@@ -47,23 +52,31 @@ class Shown:
 
 
 class Responder:
-    def __init__(self, frontend: DiscordFrontend, ack_after_s: float) -> None:
+    def __init__(self, frontend: DiscordFrontend, ack_after_s: float, busy_at: int = BUSY_AT) -> None:
         self.frontend = frontend
         self.ack_after_s = ack_after_s
+        self.busy_at = busy_at
+        self.in_flight = 0
+        self.slots = asyncio.Semaphore(WORK_SLOTS)     # core calls at once; acknowledgements never wait
 
     async def answer(self, interaction: discord.Interaction, work: Awaitable[Reply], *, private: bool,
                      update: bool = False, prompt: bool = False) -> tuple[Reply, Shown | None]:
         """`update`: a button paging its own message; `prompt`: a button on a private prompt."""
-        task = asyncio.ensure_future(work)
         deferred: str | None = None
+        self.in_flight += 1
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.ack_after_s)
+            if self.in_flight > self.busy_at:     # many at once: acknowledge first, work after
+                deferred = await self._defer(interaction, private=private, update=update or prompt)
+            task = asyncio.ensure_future(self._slotted(work))
+            done, _ = await asyncio.wait({task}, timeout=None if deferred else self.ack_after_s)
             if not done:
                 deferred = await self._defer(interaction, private=private, update=update or prompt)
             reply = await task
         except Exception:       # the core never raises for bad input; this is a bug or an outage
             log.exception("interaction %s failed", interaction.id)
             reply = internal_error()
+        finally:
+            self.in_flight -= 1
         if reply.kind == INTERNAL_ERROR:
             log.warning("interaction %s: the command failed on our side", interaction.id)
         try:
@@ -72,6 +85,10 @@ class Responder:
             log.warning("interaction %s: could not answer (HTTP %s, code %s)", interaction.id, exc.status, exc.code)
             shown = None
         return reply, shown
+
+    async def _slotted(self, work: Awaitable[Reply]) -> Reply:
+        async with self.slots:
+            return await work
 
     async def _defer(self, interaction: discord.Interaction, *, private: bool, update: bool) -> str | None:
         try:

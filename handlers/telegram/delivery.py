@@ -96,13 +96,13 @@ class TelegramDelivery:
         sender = self.front.sender
         if d.action == "delete":
             if d.ref is not None and d.ref.message_id:
-                await sender.delete(d.ref.chat_id, int(d.ref.message_id))
+                await sender.delete(d.ref.channel_id or d.ref.chat_id, int(d.ref.message_id))
             return d.ref
         if d.action == "edit" or d.purpose == "progress":
             if d.ref is None or not d.ref.message_id:
                 raise MessageGone()
             try:
-                await sender.edit(d.ref.chat_id, int(d.ref.message_id), self._shown(d))
+                await sender.edit(d.ref.channel_id or d.ref.chat_id, int(d.ref.message_id), self._shown(d))
             except BadRequest as exc:
                 if "not found" in exc.message.lower() or "can't be edited" in exc.message.lower():
                     raise MessageGone() from exc
@@ -111,7 +111,7 @@ class TelegramDelivery:
         if d.purpose == "dm":
             sent = await sender.send(int(d.recipient), d.message)
             return _ref(PlatformRef, d.recipient, sent)
-        chat_id = d.chat_id or d.channel_id
+        chat_id = d.channel_id or d.chat_id       # a place's posts go to its channel (another chat), if any
         thread = None
         if d.purpose == "support" and d.thread:
             topic = await self.front.bot.create_forum_topic(chat_id, TOPIC_NAME.format(rental=d.rental_id))

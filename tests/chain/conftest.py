@@ -128,7 +128,7 @@ def anvil_node() -> Iterator[Anvil]:
 def deploy_contracts(node: Anvil) -> dict[str, Any]:
     """Deploy the escrow (DEPLOYER is admin) and the test tokens; mint and approve for the users."""
     w3 = Web3(Web3.HTTPProvider(node.rpc_url))
-    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
     escrow = deploy(w3, art, OPERATOR, ARBITER, ADMIN, FEE_RECIPIENT, FEE_BPS, START_WINDOW, DISPUTE_WINDOW,
                     DISPUTE_TIMEOUT, MAX_DURATION)
     usdc = deploy(w3, load_artifact("contracts/test/artifacts/MockERC20.json"), "USD Coin", "USDC", 6)

@@ -25,6 +25,8 @@ def test_artifacts_are_up_to_date() -> None:
 def test_a_changed_source_makes_the_check_fail(tmp_path: Path) -> None:
     copy = tmp_path / "contracts"
     shutil.copytree(ROOT / "contracts", copy)
+    shutil.copytree(ROOT / "bot" / "chain" / "artifacts", tmp_path / "bot" / "chain" / "artifacts")
+    assert _check(copy).returncode == 0  # the copy alone is up to date: only the change below makes it stale
     src = copy / "GpuEscrow.sol"
     src.write_text(src.read_text().replace("MAX_FEE_BPS = 1_000", "MAX_FEE_BPS = 2_000"))
     result = _check(copy)
@@ -33,7 +35,7 @@ def test_a_changed_source_makes_the_check_fail(tmp_path: Path) -> None:
 
 
 def test_artifact_records_compiler_settings_and_source_hash() -> None:
-    art = json.loads((ROOT / "contracts/artifacts/GpuEscrow.json").read_text())
+    art = json.loads((ROOT / "bot/chain/artifacts/GpuEscrow.json").read_text())
     assert art["compiler"]["version"].startswith("0.8.37+")
     assert art["settings"] == {"evmVersion": "cancun", "optimizer": {"enabled": True, "runs": 200}}
     source = (ROOT / "contracts/GpuEscrow.sol").read_bytes()

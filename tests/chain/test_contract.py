@@ -44,13 +44,13 @@ def test_constructor_stores_config_and_every_parameter_is_readable(chain: Chain)
     (dict(max_duration=0), "BadConfig"), (dict(max_duration=2**64), "BadConfig"),
 ])
 def test_constructor_rejects_bad_config(chain: Chain, bad: dict[str, Any], error: str) -> None:
-    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
     factory = chain.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
     chain.reverts(error, DEPLOYER, factory.constructor(*_config(**bad)))
 
 
 def test_zero_dispute_window_max_fee_and_operator_as_fee_recipient_are_accepted(chain: Chain) -> None:
-    art = load_artifact("contracts/artifacts/GpuEscrow.json")
+    art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
     e = deploy(chain.w3, art, *_config(fee_bps=1000, fee_recipient=OPERATOR, max_duration=2**64 - 1))
     assert e.functions.disputeWindow().call() == 0 and e.functions.feeBps().call() == 1000
     assert e.functions.feeRecipient().call() == OPERATOR

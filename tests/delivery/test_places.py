@@ -58,3 +58,21 @@ async def test_resolve_inside_the_dispute_thread_finds_its_rental(market, clock)
     reply = await m.app.router.invoke(inside, "resolve", {"renter_percent": 70, "note": "no GPU"})
     assert reply.ok, reply.text
     assert f"Rental #{rid} resolved: 70%" in reply.text
+
+
+async def test_a_place_posting_into_another_chat_edits_the_post_there(market):
+    """Telegram: /setup in a group names a channel (another chat) for the listings; the post is made
+    there, and the edit finds it there: a message is at `channel_id or chat_id`."""
+    m = market
+    for platform in ("alpha", "beta"):
+        await m.services.place_store.remove(None, platform, "listings", f"{platform}-guild")
+    await m.services.place_store.set(None, "alpha", "listings", "group-1", "channel-9")
+    prov, offer_id = await provider_offer(m)
+    (d,) = [d for d in await m.queue.claim("alpha") if d.purpose == "listings"]
+    assert (d.action, d.channel_id or d.chat_id) == ("post", "channel-9")
+    assert await m.queue.sent(d, PlatformRef(chat_id="channel-9", message_id="5"))
+    from bot.services import OfferSpec
+
+    await m.services.offers.edit(prov, offer_id, OfferSpec(price="0.3"))
+    (edit,) = [d for d in await m.queue.claim("alpha") if d.purpose == "listings"]
+    assert edit.action == "edit" and (edit.ref.channel_id or edit.ref.chat_id, edit.ref.message_id) == ("channel-9", "5")

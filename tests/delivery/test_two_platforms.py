@@ -144,3 +144,20 @@ async def test_a_lost_lease_is_claimed_again_with_the_same_idempotency_key(marke
     (again,) = await m.queue.claim("alpha")
     assert again.id == d.id and again.key == d.key and again.attempt == 2
     assert await m.queue.sent(again) and not await m.queue.sent(d)    # the late first worker changes nothing
+
+
+async def test_a_booked_out_offer_says_so_on_both_platforms_and_again_when_a_slot_frees(market):
+    m = market
+    _, offer_id = await provider_offer(m)
+    renter = await m.on("beta", "bea", "Bea")
+    await m.drain()
+    rental = await m.services.rentals.create(renter, offer_id, 1)          # its only slot
+    await m.drain()
+    for platform in (m.alpha, m.beta):
+        (post,) = platform.live("listings:")
+        assert "Fully booked right now" in post.text and post.edits == 1
+    await m.services.rentals.cancel(renter, rental.id)
+    await m.drain()
+    for platform in (m.alpha, m.beta):
+        (post,) = platform.live("listings:")
+        assert "1 of 1 available" in post.text and post.edits == 2

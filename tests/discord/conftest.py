@@ -65,21 +65,34 @@ async def market_app(emu, world, tmp_path):
 
 
 @pytest.fixture
-async def front(emu, market_app):
-    """The product's Discord front-end, logged in to the emulator and synced."""
+async def front_factory(emu, market_app):
+    """Start the product's Discord front-end (settings overrides allowed), logged in and synced."""
     import asyncio
 
     from handlers.discord.client import DiscordFrontend
 
-    frontend = DiscordFrontend(market_app, market_app.settings.discord, emu.token)
-    task = await frontend.start()
-    done, _ = await asyncio.wait({task, asyncio.ensure_future(frontend.ready.wait())}, timeout=15,
-                                 return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    assert frontend.ready.is_set(), "the front-end did not become ready"
+    started: list[tuple[DiscordFrontend, asyncio.Task]] = []
+
+    async def start(**overrides) -> DiscordFrontend:
+        settings = market_app.settings.discord.model_copy(update=overrides)
+        frontend = DiscordFrontend(market_app, settings, emu.token)
+        task = await frontend.start()
+        started.append((frontend, task))
+        done, _ = await asyncio.wait({task, asyncio.ensure_future(frontend.ready.wait())}, timeout=15,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        assert frontend.ready.is_set(), "the front-end did not become ready"
+        return frontend
+
     try:
-        yield frontend
+        yield start
     finally:
-        await frontend.close()
-        await asyncio.wait({task}, timeout=10)
+        for frontend, task in started:
+            await frontend.close()
+            await asyncio.wait({task}, timeout=10)
+
+
+@pytest.fixture
+async def front(front_factory):
+    return await front_factory()

@@ -45,6 +45,8 @@ async def test_content_over_2000_characters(emu, world, bot):
     ({"content": "x", "embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]}, "In embeds.0.fields"),
     ({"content": "<@1>", "allowed_mentions": {"parse": ["users"], "users": ["1"]}}, "mutually exclusive"),
     ({}, "Cannot send an empty message"),
+    ({"components": [{"type": 1, "components": [{"type": 2, "style": 5, "label": "wallet", "url": "wc:abc@2"}]}]},
+     "Scheme"),
 ])
 async def test_invalid_messages_are_refused(emu, world, bot, payload, fragment):
     """Some limits are in the OpenAPI file (spec-request), the rest only in Discord's docs."""
