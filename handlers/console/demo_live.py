@@ -356,9 +356,10 @@ class LiveDemo:
         async def credentials() -> bool:
             return self.got(self.renter.user_id, "is ready", sensitive=True) is not None
         await self.until("the credentials delivered", credentials)
-        view = await self.rental(self.renter, self.rental_id)
-        if view.state != "active":
-            raise StepFailed(f"rental #{self.rental_id} is {view.state}, not active")
+
+        async def started() -> bool:   # the login is handed over with the start transaction, before it is mined
+            return (await self.rental(self.renter, self.rental_id)).state == "active"
+        await self.until("the rental started on chain", started)
         self.say("(credentials delivered privately to the renter)")
         body = self.got(self.renter.user_id, "is ready", sensitive=True).body
         user = re.search(r"user (r_[a-z0-9_]+)", body).group(1)
