@@ -69,6 +69,10 @@ class Runtime:
         Each step is guarded: a failure is logged (by type only: RPC errors carry the URL) and the
         other steps still run. Returns whether every step went through."""
         ok = True
+        ctx = self.app.services.ctx
+        if ctx.escrow is not None and ctx.contract is None:   # not read at start (RPC down): again now
+            from bot.services.contract_check import adopt_contract_truth
+            ok &= await adopt_contract_truth(ctx) is not None
         if self.watcher is not None:
             ok &= await _guarded("escrow watcher poll", self.watcher.poll_once)
         ok &= await _guarded("housekeeping", self.services.housekeeping)
@@ -142,7 +146,10 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
             ctx.ssh = SshPool(SshLimits(per_host=s.per_host_concurrency, connect_timeout=s.connect_timeout_s,
                                         command_timeout=s.command_timeout_s, attempts=s.retries))
         if settings.chain.escrow_address:
+            from bot.services.contract_check import adopt_contract_truth
+
             _attach_chain(runtime, settings, start_block)
+            await adopt_contract_truth(ctx)       # quote from the contract's values, report disagreements
         if settings.walletconnect.project_id or settings.walletconnect.relay_url.startswith("ws://"):
             await _attach_walletconnect(runtime, settings)
     except BaseException:

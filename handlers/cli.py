@@ -198,6 +198,19 @@ def _check_config(args) -> int:
           f"{'on' if settings.telegram.enabled else 'off'}; walletconnect: "
           f"{'configured' if settings.walletconnect.project_id else 'not configured'}")
     print(f"  master key: {'set' if settings.master_key else 'NOT SET (host keys cannot be stored)'}")
+    if getattr(args, "online", False):
+        from bot.services.contract_check import compare_online
+
+        lines, problems = asyncio.run(compare_online(settings))
+        for line in lines:
+            print(f"  escrow: {line}")
+        if problems:
+            print(f"{len(problems)} problem(s) against the deployed contract (its values are what the bot uses):",
+                  file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        print("  the configuration agrees with the deployed contract")
     return 0
 
 
@@ -235,9 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="bring the database schema up to date",
                        description="Apply every pending schema migration to the configured database.")
     m.add_argument("--database-url", help="override the database URL")
-    sub.add_parser("check-config", help="validate the configuration and list every problem",
-                   description="Validate the configuration (file and environment) and list every problem; "
-                   "nothing outside is contacted (see doctor).")
+    cc = sub.add_parser("check-config", help="validate the configuration and list every problem",
+                        description="Validate the configuration (file and environment) and list every problem; "
+                        "nothing outside is contacted (see doctor), unless --online.")
+    cc.add_argument("--online", action="store_true",
+                    help="also read the deployed escrow and report every setting that disagrees with it")
     sub.add_parser("doctor", help="check every outside part against the live configuration",
                    description="One line per check: database reachable and migrated, RPC and chain id, escrow "
                    "code and parameters, operator gas, WalletConnect relay, Discord and Telegram tokens, each "

@@ -6,7 +6,6 @@ When a wallet reports that a deposit failed, `explain_failure` says why in words
 can do now (above all: an expired quote needs /pay again)."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone
 
 from bot.chain.escrow import EscrowParameters
@@ -16,7 +15,6 @@ from bot.domain.errors import Conflict, NotAvailableYet
 from bot.domain.states import RentalState
 from bot.services.context import ServiceContext
 
-log = logging.getLogger(__name__)
 
 
 def when(t: datetime) -> str:
@@ -28,12 +26,17 @@ class DepositQuotes:
         self.ctx = ctx
 
     async def contract_terms(self, retry: str) -> EscrowParameters:
-        """The deployed contract's fixed parameters (read once); `retry` says what to send again."""
-        try:
-            return await self.ctx.escrow.parameters()
-        except Exception as exc:  # noqa: BLE001 - an RPC fault: the person may simply try again
-            log.warning("reading the escrow's parameters failed: %s", type(exc).__name__)
-            raise NotAvailableYet(f"the chain cannot be reached right now; try {retry} again in a minute") from None
+        """The deployed contract's fixed parameters (read at start, or now); `retry` says what to send
+        again. Nothing is quoted for a contract this bot cannot work with (see contract_check)."""
+        from bot.services.contract_check import adopt_contract_truth
+
+        state = self.ctx.contract or await adopt_contract_truth(self.ctx)
+        if state is None:
+            raise NotAvailableYet(f"the chain cannot be reached right now; try {retry} again in a minute")
+        if state.blocking:
+            raise NotAvailableYet("deposits are paused: this bot's escrow contract does not match its "
+                                  "configuration (" + "; ".join(state.blocking) + "). Support has been told.")
+        return state.truth.parameters
 
     async def check_terms(self, rental: Rental) -> None:
         """Refuse to quote what the deployed contract would refuse (its fee and duration limit)."""
