@@ -57,7 +57,7 @@ async def migrate_database(settings: Settings) -> str | None:
         await engine.dispose()
 
 
-async def deploy_contract(settings: Settings) -> str:
+async def deploy_contract(settings: Settings) -> tuple[str, int]:
     """Deploy GpuEscrow with the operator key; the operator, arbiter, admin, fee, windows and maximum
     duration come from the configuration and are fixed in the contract for good (no owner can change
     them). The operator, arbiter and admin must be three different accounts."""
@@ -85,11 +85,13 @@ async def deploy_contract(settings: Settings) -> str:
     key = settings.operator_key.get_secret_value()
     w3 = make_web3(c.rpc_url, timeout_s=60)
     try:
-        return await deploy_escrow(w3, key, operator=Account.from_key(key).address, arbiter=arbiter,
+        head = await w3.eth.block_number       # nobody knows the address before it is printed: no log is older
+        address = await deploy_escrow(w3, key, operator=Account.from_key(key).address, arbiter=arbiter,
                                    admin=c.admin_address, fee_recipient=settings.fee_recipient,
                                    fee_bps=settings.fee_bps, start_window=c.start_window_s,
                                    dispute_window=c.dispute_window_s, dispute_timeout=c.dispute_timeout_s,
                                    max_duration=c.max_duration_s)
+        return address, head
     except ValueError as exc:                 # a rule of the constructor, in words
         raise ConfigError([str(exc)]) from None
     finally:

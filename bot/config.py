@@ -25,6 +25,7 @@ SECRET_ENV: dict[str, str] = {
     "master_key": "GPUFLOW_MASTER_KEY",
     "operator_key": "GPUFLOW_OPERATOR_KEY",
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
+    "admin_key": "GPUFLOW_ADMIN_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
     "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
@@ -87,6 +88,8 @@ class ChainSettings(_Section):
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
     max_duration_s: int = Field(default=90 * 86400, gt=0, lt=2**64, description="longest rental, extensions included (fixed at deploy)")
+    start_block: int = Field(default=0, ge=0, description="the block the escrow was deployed in (printed by "
+                             "`contract deploy`): the watcher starts there instead of at block 0")
     quote_ttl_s: int = Field(default=900, ge=60, le=86400, description="how long a signed deposit quote stays valid")
     tokens: list[TokenSettings] = Field(
         default_factory=lambda: [TokenSettings(symbol="ETH", decimals=18)],
@@ -247,6 +250,7 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = None
     operator_key: SecretStr | None = None
     arbiter_key: SecretStr | None = None
+    admin_key: SecretStr | None = None      # only for `contract tokens allow|deny`: keep it off the bot's host
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -262,7 +266,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"GPUFLOW_MASTER_KEY: {exc}") from None
         return v
 
-    @field_validator("operator_key", "arbiter_key")
+    @field_validator("operator_key", "arbiter_key", "admin_key")
     @classmethod
     def _private_key(cls, v: SecretStr | None, info) -> SecretStr | None:
         if v is not None:

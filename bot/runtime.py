@@ -134,7 +134,10 @@ class Runtime:
         await self.app.close()
 
 
-async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0) -> Runtime:
+async def start_runtime(settings: Settings, *, clock=None, start_block: int | None = None) -> Runtime:
+    """`start_block`: where the chain watcher begins on a fresh store (default: chain.start_block)."""
+    if start_block is None:
+        start_block = settings.chain.start_block
     app = await open_app(settings, clock=clock)
     ctx = app.services.ctx
     runtime = Runtime(app=app, fulfilment=Fulfilment(ctx, None, None))
