@@ -1,9 +1,11 @@
 """Applies escrow events to the store, inside the watcher's transaction (exactly once each).
 
 The chain is the source of truth for money: a rental is funded when its Deposited event is
-confirmed, not when a wallet says it sent something. A deposit that does not match the quote
-(renter, provider, token, amount, duration, fee) is recorded, flagged, and refunded — never
-provisioned.
+confirmed, not when a wallet says it sent something. GpuEscrow v2 takes a deposit only with the
+operator's signature over the rental's exact terms, from the quoted wallet, so a deposit cannot
+differ from its rental; the comparison below stays as a guard (a difference means something signed
+with the operator key that this bot did not quote): such a deposit is flagged, refunded, never
+provisioned, and support is told.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from bot.delivery.notify import notify
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.pricing import fee_share, format_amount
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move, token_of
+from bot.services.common import add_timeline, move, token_of
 from bot.services.context import ServiceContext
 from bot.services.fulfilment.delivery import note_chain_start, record_start
 
@@ -109,14 +111,14 @@ class RentalEventHandler:
         if problems:
             rental.refund_reason = "the deposit does not match the quote: " + "; ".join(problems)
             add_timeline(session, rental.id, "deposit_flagged", rental.refund_reason)
-            await enqueue(session, f"rental:{rental.id}:deposit-mismatch", "dm",
-                          f"Rental #{rental.id}: your deposit does not match the quote ({'; '.join(problems)}). "
-                          "It will be refunded in full; nothing was provisioned.", user_id=rental.renter_id,
-                          rental_id=rental.id)
+            data = {"rental": rental.id, "problems": problems, "wallet": event.args["renter"]}
+            await notify(session, Kind.DEPOSIT_MISMATCH, f"rental:{rental.id}:deposit-mismatch", data=data,
+                         user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.DEPOSIT_MISMATCH_SUPPORT, f"rental:{rental.id}:deposit-mismatch-support",
+                         data=data, rental_id=rental.id)
             return
-        await enqueue(session, f"rental:{rental.id}:funded", "dm",
-                      f"Rental #{rental.id}: your deposit is confirmed. Setting up your machine now.",
-                      user_id=rental.renter_id, rental_id=rental.id)
+        await notify(session, Kind.FUNDED, f"rental:{rental.id}:funded", data={"rental": rental.id},
+                     user_id=rental.renter_id, rental_id=rental.id)
 
     def _deposit_problems(self, rental: Rental, args: dict) -> list[str]:
         problems = []
