@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from bot.chain.escrow import deploy_escrow  # noqa: E402
+from bot.chain.deploy import deploy_escrow  # noqa: E402
 from bot.chain.rpc import make_web3  # noqa: E402
 from bot.chain.sender import TxSender  # noqa: E402
 from bot.config import Settings, TokenSettings  # noqa: E402
@@ -38,7 +38,8 @@ from bot.delivery.models import NoticeRow  # noqa: E402
 from devnet.anvil import start_anvil  # noqa: E402
 from devnet.sshd import start_sshd  # noqa: E402
 from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DISPUTE_TIMEOUT,  # noqa: E402
-                                DISPUTE_WINDOW, FEE_BPS, FEE_KEY, OPERATOR_KEY, START_WINDOW, TX_LINE, Market)
+                                DISPUTE_WINDOW, FEE_BPS, FEE_KEY, MAX_DURATION, OPERATOR_KEY, START_WINDOW, TX_LINE,
+                                Market)
 
 CONFIRMATIONS = 2
 POLL_INTERVAL_S = 2.0
@@ -90,12 +91,14 @@ async def measure(server, block_s: int, rounds: int, burst: int, ws: bool) -> tu
     m, stop, loop_task = None, asyncio.Event(), None
     try:
         address = await deploy_escrow(w3, DEPLOYER_KEY, operator=ADDRESS[OPERATOR_KEY], arbiter=ADDRESS[ARBITER_KEY],
-                                      fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS, start_window=START_WINDOW,
-                                      dispute_window=DISPUTE_WINDOW, dispute_timeout=DISPUTE_TIMEOUT)
+                                      admin=ADDRESS[DEPLOYER_KEY], fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
+                                      start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
+                                      dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
         chain = {"rpc_url": anvil.rpc_url, "chain_id": CHAIN_ID, "escrow_address": address,
                  "confirmations": CONFIRMATIONS, "poll_interval_s": POLL_INTERVAL_S,
                  "dispute_window_s": DISPUTE_WINDOW, "start_window_s": START_WINDOW,
-                 "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]}
+                 "dispute_timeout_s": DISPUTE_TIMEOUT, "max_duration_s": MAX_DURATION,
+                 "tokens": [TokenSettings(symbol="ETH", decimals=18)]}
         if ws:
             chain["ws_url"] = anvil.ws_url
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp.name}/bench.db", data_dir=Path(tmp.name),

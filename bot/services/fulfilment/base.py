@@ -71,6 +71,7 @@ async def each(items: Iterable[T], step: Callable[[T], Awaitable[Any]], what: st
             if await step(item):
                 done += 1
         except Exception as exc:  # noqa: BLE001 - one bad rental never stops the others
-            rid = item[0] if isinstance(item, tuple) else getattr(item, "id", item)
+            first = item[0] if isinstance(item, tuple) else item
+            rid = getattr(first, "id", first)
             log.warning("%s of rental %s failed, will retry: %s", what, rid, describe(exc))
     return done

@@ -3,6 +3,8 @@ expiry past the rental's end, and revoke access of rentals that no longer run â€
 even with two workers (guarded writes: the loser of a race records nothing)."""
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -16,12 +18,19 @@ from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import BATCH, Part, each, frozen_on_chain, log
-from bot.ssh import SshError, extend, revoke
+from bot.ssh import ExtendRequest, SshError, extend_many, revoke, revoke_many
 
 S = RentalState
 # no longer running; EXPIRED and CANCELLED hold an account only when one was prepared for a deposit
 # that was seen but never confirmed
 CLOSED = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value, S.EXPIRED.value, S.CANCELLED.value]
+
+
+def by_host(rows: list[tuple[Rental, Host]]) -> list[list[tuple[Rental, Host]]]:
+    groups: dict[int, list[tuple[Rental, Host]]] = defaultdict(list)
+    for rental, host in rows:
+        groups[host.id].append((rental, host))
+    return list(groups.values())
 
 
 class Ending(Part):
@@ -74,7 +83,7 @@ class Ending(Part):
     async def extend_access(self) -> int:
         """Push the host's key expiry (and the account's backstop) past the rental's end when the end
         moved beyond it (an extension; a start long after provisioning): once per change, since the
-        host's expiry is recorded after each push."""
+        host's expiry is recorded after each push. One helper call per host."""
         if not self.can_ssh:
             return 0
         async with self.ctx.sessions() as session:
@@ -83,17 +92,25 @@ class Ending(Part):
                 .where(Rental.state == S.ACTIVE.value, Rental.unix_user.is_not(None), Rental.revoked_at.is_(None),
                        Rental.ssh_public_key.is_not(None), Rental.ends_at > Rental.host_expiry,
                        Host.host_key.is_not(None)).order_by(Rental.id).limit(BATCH))).all()
-        return await each(rows, self._extend_one, "extending access")
+        return sum(await asyncio.gather(*(self._extend_host(g) for g in by_host(rows))))
 
-    async def _extend_one(self, row: tuple[Rental, Host]) -> bool:
-        rental, host = row
+    async def _extend_host(self, group: list[tuple[Rental, Host]]) -> int:
+        host = group[0][1]
         target = self.target(host)
         try:
-            expires = await extend(self.ssh, target, user=rental.unix_user, ends_at=rental.ends_at,
-                                   public_key=rental.ssh_public_key)
+            answers = await extend_many(self.ssh, target, [
+                ExtendRequest(user=r.unix_user, ends_at=r.ends_at, public_key=r.ssh_public_key) for r, _ in group])
         except SshError as exc:
-            log.warning("extending access of rental %s failed, will retry: %s", rental.id, exc)
-            return False
+            log.warning("extending access on host %s failed, will retry: %s", host.id, exc)
+            return 0
+        pushed = [(r, a.expires) for (r, _), a in zip(group, answers) if a.ok]
+        for (r, _), a in zip(group, answers):
+            if not a.ok:
+                log.warning("extending access of rental %s failed, will retry: %s", r.id, a.reason)
+        return await each(pushed, self._record_extended, "recording an extension")
+
+    async def _record_extended(self, item: tuple[Rental, datetime]) -> bool:
+        rental, expires = item
         async with self.ctx.sessions.begin() as session:
             row = await session.get(Rental, rental.id)
             still_active = row.state == S.ACTIVE.value
@@ -106,15 +123,22 @@ class Ending(Part):
         if not still_active:
             # it ended (or was disputed) meanwhile and its account may be gone already: the create
             # just made it again, so remove it again (revoke_closed does the bookkeeping)
-            await self._revoke_quietly(target, rental.unix_user)
+            host = await self._host_of(rental)
+            if host is not None:
+                await self._revoke_quietly(self.target(host), rental.unix_user)
             return False
         return True
+
+    async def _host_of(self, rental: Rental) -> Host | None:
+        async with self.ctx.sessions() as session:
+            return await session.get(Host, rental.host_id)
 
     async def revoke_closed(self) -> int:
         """Remove SSH access of every rental that no longer runs (ended, refunded, resolved...) or whose
         dispute is registered on chain: that freezes the clock, so the renter no longer pays for the
         machine. A dispute only opened in chat keeps access until the rental's end (otherwise a provider
-        could cut a paying renter off by typing /dispute). Consistent with reconcile_hosts."""
+        could cut a paying renter off by typing /dispute). Consistent with reconcile_hosts. One helper
+        call per host."""
         if not self.can_ssh:
             return 0
         async with self.ctx.sessions() as session:
@@ -124,16 +148,23 @@ class Ending(Part):
                                                    & (frozen_on_chain() | (Rental.ends_at <= self.ctx.now()))),
                        Rental.unix_user.is_not(None), Rental.revoked_at.is_(None),
                        Host.host_key.is_not(None)).order_by(Rental.id).limit(BATCH))).all()
-        return await each(rows, self._revoke_one, "revoking")
+        return sum(await asyncio.gather(*(self._revoke_host(g) for g in by_host(rows))))
 
-    async def _revoke_one(self, row: tuple[Rental, Host]) -> bool:
-        rental, host = row
+    async def _revoke_host(self, group: list[tuple[Rental, Host]]) -> int:
+        host = group[0][1]
         try:
-            await revoke(self.ssh, self.target(host), rental.unix_user)
+            answers = await revoke_many(self.ssh, self.target(host), [r.unix_user for r, _ in group])
         except SshError as exc:
-            log.warning("revoking rental %s failed, will retry: %s", rental.id, exc)
-            return False
+            log.warning("revoking on host %s failed, will retry: %s", host.id, exc)
+            return 0
         checkpoint("revoked")
+        gone = [r for (r, _), a in zip(group, answers) if a.ok]
+        for (r, _), a in zip(group, answers):
+            if not a.ok:
+                log.warning("revoking rental %s failed, will retry: %s", r.id, a.reason)
+        return await each(gone, self._record_revoked, "recording a revocation")
+
+    async def _record_revoked(self, rental: Rental) -> bool:
         async with self.ctx.sessions.begin() as session:
             # guarded: of two workers that both revoked (the helper's revoke is idempotent), only the
             # first records it, so the timeline and the renter's notice say it once
