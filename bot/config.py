@@ -53,12 +53,29 @@ class TokenSettings(_Section):
         return Token(symbol=self.symbol.upper(), decimals=self.decimals, address=self.address)
 
 
+# Blocks a deposit (and the bot's own start) must be buried under before they count, by chain id.
+# Ethereum: 2 (a reorg deeper than one block is rare since the merge); Polygon PoS: 8 (short reorgs
+# happen there); OP-stack rollups and Arbitrum: 1 (the sequencer's soft confirmation); Avalanche
+# C-chain and BNB chain finalise fast: 1 and 3; local anvil/hardhat: 1. Other chains: 2.
+DEFAULT_CONFIRMATIONS: dict[int, int] = {
+    1: 2, 11155111: 2, 17000: 2,              # Ethereum mainnet, Sepolia, Holesky
+    137: 8, 80002: 8,                         # Polygon PoS, Amoy
+    10: 1, 11155420: 1, 8453: 1, 84532: 1,    # OP mainnet, OP Sepolia, Base, Base Sepolia
+    42161: 1, 421614: 1,                      # Arbitrum One, Arbitrum Sepolia
+    43114: 1, 56: 3, 100: 2,                  # Avalanche C-chain, BNB chain, Gnosis
+    31337: 1,                                 # anvil / hardhat
+}
+UNKNOWN_CHAIN_CONFIRMATIONS = 2
+
+
 class ChainSettings(_Section):
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int = Field(default=31337, gt=0)
     escrow_address: str | None = None
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
-    confirmations: int = Field(default=2, ge=0, le=1000)
+    confirmations: int | None = Field(default=None, ge=0, le=1000,
+                                      description="blocks a deposit must be buried under; default per chain id")
+    ws_url: str | None = Field(default=None, description="ws(s):// endpoint for newHeads (optional)")
     poll_interval_s: float = Field(default=2.0, gt=0, le=600)
     receipt_wait_s: float = Field(default=30.0, gt=0, le=600,
                                   description="how long one round waits for the bot's own transaction to be mined")
@@ -72,6 +89,20 @@ class ChainSettings(_Section):
         default_factory=lambda: [TokenSettings(symbol="ETH", decimals=18)],
         description="accepted tokens; the first is the default for new offers",
     )
+
+    @property
+    def confirmations_needed(self) -> int:
+        """The configured confirmations, or the chain's default (DEFAULT_CONFIRMATIONS)."""
+        if self.confirmations is not None:
+            return self.confirmations
+        return DEFAULT_CONFIRMATIONS.get(self.chain_id, UNKNOWN_CHAIN_CONFIRMATIONS)
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return v
 
     @field_validator("escrow_address", "arbiter_address")
     @classmethod

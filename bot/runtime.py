@@ -44,6 +44,7 @@ class Runtime:
     app: App
     fulfilment: Fulfilment
     watcher: object | None = None
+    heads: object | None = None             # bot.chain.heads.HeadWatch: rounds follow the chain's blocks
     sign_client: object | None = None
     leadership: Leadership = field(default_factory=Leadership)   # PostgreSQL: one leader per database
     tasks: set[asyncio.Task] = field(default_factory=set)
@@ -82,6 +83,8 @@ class Runtime:
         failures = 0
         was_leading = False
         loop = asyncio.get_running_loop()
+        if self.heads is not None:
+            await self.heads.start()
         while not stop.is_set():
             leading = await _guarded_value("leadership check", self.leadership.check)
             delay = interval if leading else min(interval, self.leadership_retry_s)
@@ -99,6 +102,10 @@ class Runtime:
                     await _guarded("host reconcile", self.fulfilment.reconcile_hosts)
                     await _guarded("store maintenance", self.services.maintain_store)
                     last_reconcile = loop.time()
+            if leading and failures == 0 and self.heads is not None:
+                # the next round right after the next block (or after `interval` at the latest)
+                await _guarded("waiting for the next block", lambda: self.heads.next_head(stop, interval))
+                continue
             try:
                 await asyncio.wait_for(stop.wait(), delay)
             except TimeoutError:
@@ -109,6 +116,8 @@ class Runtime:
         return getattr(self.leadership, "retry_s", 1.0)
 
     async def close(self) -> None:
+        if self.heads is not None:
+            await self.heads.close()
         await self.leadership.close()
         for task in list(self.tasks):
             task.cancel()
@@ -145,6 +154,7 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
 
 def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> None:
     from bot.chain.escrow import EscrowClient
+    from bot.chain.heads import HeadWatch
     from bot.chain.journal import TxJournal
     from bot.chain.rpc import make_web3
     from bot.chain.sender import TxSender
@@ -157,7 +167,7 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
 
     def sender(key) -> TxSender | None:
         return TxSender(w3, key.get_secret_value(), c.chain_id, journal=journal, stuck_after_s=c.tx_stuck_after_s,
-                        clock=ctx.now) if key else None
+                        confirmations=c.confirmations_needed, clock=ctx.now) if key else None
 
     operator = sender(settings.operator_key)
     same = operator is not None and settings.arbiter_key is not None \
@@ -165,8 +175,9 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     arbiter = operator if same else sender(settings.arbiter_key)    # one account: one nonce sequence
     ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter,
                               receipt_wait_s=c.receipt_wait_s)
+    runtime.heads = HeadWatch(w3, ws_url=c.ws_url)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
-                                    address=c.escrow_address, confirmations=c.confirmations,
+                                    address=c.escrow_address, confirmations=c.confirmations_needed,
                                     start_block=start_block, poll_interval_s=c.poll_interval_s)
 
 

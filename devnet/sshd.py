@@ -247,7 +247,7 @@ def _setup(base: Path, pid: int) -> SshdServer:
     (base / "sbin" / "gpuflow-helper.conf").write_text("\n".join([
         f"key_dir = {base}/keys", f"home_base = {base}/home", f"state_dir = {base}/state",
         f"uid_min = {uid_min}", f"uid_max = {uid_min + 999}", f"nvidia_smi = {base}/bin/nvidia-smi",
-        f"renter_shell = {base}/lib/renter-shell", f"max_procs = {MAX_PROCS}", "sweep_interval = 5", ""]))
+        f"renter_shell = {base}/lib/renter-shell", f"max_procs = {MAX_PROCS}", "sweep_interval = 30", ""]))
     (base / "sbin" / "gpuflow-helper.conf").chmod(0o644)
     shutil.copyfile(FAKE_SMI_SRC, base / "bin" / "nvidia-smi")
     (base / "bin" / "nvidia-smi").chmod(0o755)

@@ -81,6 +81,24 @@ async def _contract(args) -> int:
 FRONTENDS = ("discord", "telegram")
 
 
+def _shard_range(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    if not (first.isdigit() and (last or first).isdigit()) or int(first) > int(last or first):
+        raise argparse.ArgumentTypeError("shards are a range like 0-3 (or one shard: 2)")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def _shard_overrides(args) -> None:
+    """--shards/--shard-count override the [discord] settings (through the environment, as any setting)."""
+    import json
+    import os
+
+    if getattr(args, "shard_count", None) is not None:
+        os.environ["GPUFLOW_DISCORD__SHARD_COUNT"] = str(args.shard_count)
+    if getattr(args, "shards", None) is not None:
+        os.environ["GPUFLOW_DISCORD__SHARD_IDS"] = json.dumps(args.shards)
+
+
 async def _run(args) -> int:
     """The bot: the back office (chain watcher, fulfilment worker, housekeeping) and each enabled
     chat front-end, in one process, or one part only with --only. A front-end package provides
@@ -92,6 +110,7 @@ async def _run(args) -> int:
     from bot.leader import AnotherProcessRunning, Leadership, leadership_for
     from bot.runtime import start_runtime
 
+    _shard_overrides(args)
     settings = _load(args)
     wanted = [args.only] if args.only else ["worker", *(f for f in FRONTENDS if getattr(settings, f).enabled)]
     frontends = [f for f in wanted if f != "worker"]
@@ -201,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "and every enabled chat front-end in one process, or one part with --only.")
     r.add_argument("--only", choices=["worker", *FRONTENDS],
                    help="run one part only (several processes need PostgreSQL; one worker leads at a time)")
+    r.add_argument("--shards", metavar="A-B", type=_shard_range,
+                   help="the Discord shards this process runs, e.g. 0-3 (with --shard-count)")
+    r.add_argument("--shard-count", type=int, metavar="N", help="how many Discord shards the bot has in all")
     sub.add_parser("demo", help="a scripted market session in a temporary database",
                    description="Play a scripted market session (offers, a rental, a refusal) in a temporary "
                    "database and print it; needs nothing configured.")

@@ -225,8 +225,9 @@ class EscrowClient:
 
     # ------------------------------------------------------------ reads
 
-    async def rental(self, rental_id: bytes | str) -> RentalRecord:
-        r = await self.contract.functions.getRental(rental_id_bytes(rental_id)).call()
+    async def rental(self, rental_id: bytes | str, block: int | str = "latest") -> RentalRecord:
+        """The contract's record of a rental, as of `block` (a number: e.g. the last confirmed one)."""
+        r = await self.contract.functions.getRental(rental_id_bytes(rental_id)).call(block_identifier=block)
         return RentalRecord(renter=r[0], deposited_at=r[1], fee_bps=r[2], status=Status(r[3]), provider=r[4],
                             started_at=r[5], token=r[6], stopped_at=r[7], amount=r[8], duration=r[9],
                             disputed_at=r[10])

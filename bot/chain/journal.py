@@ -38,6 +38,7 @@ class TxRow:
     raw: str
     status: str
     block_number: int | None
+    mined_hash: str | None
     sent_at: datetime
 
     @classmethod
@@ -45,7 +46,7 @@ class TxRow:
         return cls(id=r.id, sender=r.sender, nonce=r.nonce, purpose=r.purpose, ref=r.ref, to=r.to, data=r.data,
                    value=r.value, gas=r.gas, max_fee=r.max_fee, priority_fee=r.priority_fee, tx_hash=r.tx_hash,
                    hashes=tuple(r.hashes), raw=r.raw, status=r.status, block_number=r.block_number,
-                   sent_at=r.sent_at)
+                   mined_hash=r.mined_hash, sent_at=r.sent_at)
 
 
 class TxJournal:

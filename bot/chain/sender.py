@@ -6,9 +6,10 @@ transaction underpriced", and anvil strands transactions whose nonces arrive out
 this process in order; a failed send resynchronises from the node's pending count.
 
 With a journal (bot.chain.journal) every signed transaction is stored before it is sent, and
-`follow_up` brings each open one to an end: mined (or reverted) under any of its hashes, sent
-again when the node lost it, replaced with the same nonce at a higher fee when stuck, or dropped
-when its nonce was used by another transaction.
+`follow_up` brings each open one to an end: mined (or reverted) under any of its hashes and buried
+under `confirmations` blocks, sent again when the node lost it (also after a reorg took its block
+out), replaced with the same nonce at a higher fee when stuck, or dropped when its nonce was used
+by another transaction.
 """
 from __future__ import annotations
 
@@ -60,13 +61,15 @@ class TxSender:
 
     def __init__(self, w3: AsyncWeb3, private_key: str, chain_id: int, *,
                  max_priority_fee_wei: int | None = None, journal: TxJournal | None = None,
-                 stuck_after_s: float = 60.0, clock: Callable[[], datetime] = utcnow) -> None:
+                 stuck_after_s: float = 60.0, confirmations: int = 0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self._w3 = w3
         self._account = Account.from_key(private_key)
         self.address: str = self._account.address
         self.chain_id = chain_id
         self.journal = journal
         self.stuck_after_s = stuck_after_s
+        self.confirmations = confirmations
         self._clock = clock
         self._priority = max_priority_fee_wei
         self._lock = asyncio.Lock()
@@ -165,15 +168,18 @@ class TxSender:
         if not rows:
             return []
         done: list[TxDone] = []
+        head = await self._w3.eth.block_number
         used = await self._w3.eth.get_transaction_count(self.address, "latest")
         for row in rows:
             receipt = await self.receipt_of(row)
+            if receipt is not None and receipt["blockNumber"] > head - self.confirmations:
+                continue          # mined but not buried yet: a reorg may still take it out (then it is re-sent)
             if receipt is not None:
                 status = TX_MINED if receipt["status"] == 1 else TX_REVERTED
                 mined = HexBytes(receipt["transactionHash"]).to_0x_hex()
                 await self.journal.finish(row.id, status, block_number=receipt["blockNumber"], mined_hash=mined)
                 done.append(TxDone(row, status, receipt["blockNumber"]))
-            elif used > row.nonce:
+            elif used > row.nonce and await self.receipt_of(row) is None:
                 # the nonce is spent and none of our hashes has a receipt (checked after the count,
                 # so a receipt that arrived meanwhile was seen): another transaction took it
                 await self.journal.finish(row.id, TX_DROPPED)

@@ -71,6 +71,10 @@ def _credentials(d: Data) -> Message:
         msg.add(plain("  key fingerprint "), code(str(d["key_fingerprint"])))
     if d.get("ends_at"):
         msg.add(plain(f"  access ends {when(d['ends_at'])}"))
+    elif d.get("hours"):      # handed over with the start transaction: the exact end follows once it is mined
+        about = f"; until about {when(d['about'])}" if d.get("about") else ""
+        msg.add(plain(f"  access for {d['hours']} h from the start on chain (being sent now{about}); "
+                      "the exact end follows once it is mined"))
     if d.get("private_key"):
         msg.add(plain(f"Your private key is attached as {d.get('key_filename') or 'the file'}; save it with "
                       "permissions 600. The bot forgets it when the rental ends."))

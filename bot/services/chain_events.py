@@ -127,6 +127,7 @@ class RentalEventHandler:
         if rental.started_at == started and rental.state not in (S.FUNDED.value, S.PROVISIONING.value):
             return      # the worker recorded it from the contract's record already (it may have moved on)
         if rental.state in (S.FUNDED.value, S.PROVISIONING.value):
+            checkpoint("start-mined")
             if not await record_start(session, self.ctx.box, rental, started_at=started, ends_at=ends,
                                       detail="access delivered and GPU checked; the rental clock started"):
                 note_chain_start(session, rental, started_at=started, ends_at=ends)

@@ -32,7 +32,8 @@ async def on_command(update: Update, ctx: ContextTypes.DEFAULT_TYPE) -> int:
     inv = await front.invocation(update)
     if message is None or place is None or inv is None or not message.text:
         return END
-    ctx.user_data.pop(asking.PENDING, None) if name_of(message.text) != "cancel" else None
+    if name_of(message.text) != "cancel":         # any other command ends an open question
+        ctx.user_data.pop(asking.PENDING, None)
     text = message.text
     try:
         name, rest = split_command(text)

@@ -55,7 +55,11 @@ async def test_a_start_the_bot_did_not_expect_is_recorded_and_delivered(market: 
     end_of = await chain_end_of(m, row.escrow_id)
     assert end_of > 0
     if first == "worker":
-        # the worker meets the running rental before the watcher has applied its Started event
+        # the worker meets the running rental before the watcher has applied its Started event: the
+        # credentials go out at once, and once the start is confirmed it is recorded
+        await m.runtime.fulfilment.run_once()
+        assert len([n for n in await m.notices(renter, rental_id) if n.sensitive]) == 1
+        m.mine()
         await m.runtime.fulfilment.run_once()
         assert await m.state(rental_id) == "active"
     await funded_and_active(m, rental_id)

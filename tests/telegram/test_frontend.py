@@ -141,3 +141,40 @@ async def test_support_commands_are_refused_to_others(tg: LoopbackTelegram, fron
     assert refusal.buttons == []                                   # no confirmation offered
     await mallory.send("/disputes", chat=support)
     await tg.wait_for(support, "only support staff")
+
+
+async def test_the_same_wallet_on_console_and_telegram_is_one_person(tg: LoopbackTelegram, frontend_factory) -> None:
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from bot.chat.invocation import console
+
+    front = await frontend_factory()
+    [offer_id] = await offers(front, 1)
+    key = "0x" + "11" * 32
+    address = Account.from_key(key).address
+    router = front.runtime.router
+
+    async def sign_in(send) -> None:
+        reply_text = await send(f"/wallet link {address}")
+        head, _, rest = reply_text.partition("\n\n")
+        message, _, _ = rest.rpartition("\n\n")
+        signature = Account.sign_message(encode_defunct(text=message), key).signature.to_0x_hex()
+        assert address in await send(f"/wallet verify {signature}")
+
+    on_console = console("dora")
+
+    async def console_send(text: str) -> str:
+        return (await router.handle_text(on_console, text)).text
+    await sign_in(console_send)
+    assert "reserved" in (await console_send(f"/rent {offer_id} 2")).lower()
+
+    dora = tg.add_user("Dora")
+
+    async def telegram_send(text: str) -> str:
+        await dora.send(text)
+        return (await tg.wait_for(dora.dm)).text
+    await sign_in(telegram_send)
+    await dora.send("/rentals")
+    mine = await tg.wait_for(dora.dm, "Your rentals")
+    assert "#1 1x rtx4090 24 GB · 2 h" in mine.text and "awaiting deposit" in mine.text   # made on the console

@@ -1,15 +1,16 @@
 """Handing access to the renter: the sealed credentials, and recording a start the chain shows.
 
-The credentials are sealed as data and turned into the DM when the start is recorded, so the end
-they state is the chain's (`endOf`: when the start was mined plus the paid duration), never the
-guess made while the account was being set up. Both the watcher's Started event and the worker
+The credentials are sealed as data and turned into the DM when they are handed over: with the
+start transaction (the paid hours from the start on chain, the end approximate), or, when the
+chain's start is known already, with the chain's end (`endOf`). When the start is recorded after
+the hand-over, the renter gets the exact end in a short notice; the host's key expiry follows it. Both the watcher's Started event and the worker
 that finds the chain already ACTIVE record the start here; the guarded state move makes the
 second one a no-op, and the DM's dedupe key makes it go out once.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +19,7 @@ from bot.db.models import Provider, Rental
 from bot.delivery.kinds import Kind
 from bot.delivery.notify import notify
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, move
+from bot.services.common import add_timeline, enqueue, move
 from bot.ssh import Credentials
 
 S = RentalState
@@ -44,15 +45,24 @@ def credentials_text(rental_id: int, fields: dict, ends_at: datetime | None) -> 
     return "\n".join(lines)
 
 
-def credentials_data(box: SecretBox, rental: Rental) -> dict:
+def credentials_data(box: SecretBox, rental: Rental, *, ends_at: datetime | None = None,
+                     now: datetime | None = None) -> dict:
     """What the credentials notice renders (bot.delivery.render_kinds): the sealed fields and the
-    end as the store knows it; sealed text from an older version travels as it is."""
+    end as the store knows it (or `ends_at`, when the chain shows one the store has not recorded
+    yet); before the start, the paid hours and the approximate end instead. Sealed text from an
+    older version travels as it is."""
     raw = box.open(rental.credentials_sealed, f"credentials:{rental.id}").decode()
     try:
         fields = json.loads(raw)
     except ValueError:
         return {"rental": rental.id, "text": raw}
-    return {**fields, "rental": rental.id, "ends_at": rental.ends_at.isoformat() if rental.ends_at else None}
+    end = ends_at or (rental.ends_at if rental.started_at is not None else None)
+    data = {**fields, "rental": rental.id, "ends_at": end.isoformat() if end else None}
+    if end is None:
+        data["hours"] = rental.hours
+        if now is not None:
+            data["about"] = (now + timedelta(hours=rental.hours)).isoformat()
+    return data
 
 
 def open_credentials(box: SecretBox, rental: Rental) -> str:
@@ -63,6 +73,24 @@ def open_credentials(box: SecretBox, rental: Rental) -> str:
     except ValueError:
         return raw            # sealed as text by an older version
     return credentials_text(rental.id, fields, rental.ends_at)
+
+
+def credentials_key(rental_id: int) -> str:
+    return f"rental:{rental_id}:credentials"
+
+
+async def queue_credentials(session: AsyncSession, box: SecretBox | None, rental: Rental, *,
+                            ends_at: datetime | None = None) -> bool:
+    """Queue the credentials notice once (its key); True if it was queued by this call."""
+    if box is None or not rental.credentials_sealed:
+        return False
+    now = session.info.get("now")
+    data = credentials_data(box, rental, ends_at=ends_at, now=now() if now else None)
+    if await notify(session, Kind.CREDENTIALS, credentials_key(rental.id), data=data, user_id=rental.renter_id,
+                    rental_id=rental.id) is None:
+        return False
+    add_timeline(session, rental.id, "credentials_sent", "SSH login sent to the renter by direct message")
+    return True
 
 
 async def record_start(session: AsyncSession, box: SecretBox | None, rental: Rental, *, started_at: datetime,
@@ -78,9 +106,12 @@ async def record_start(session: AsyncSession, box: SecretBox | None, rental: Ren
         provider.delivered_count += 1
     await notify(session, Kind.READY, f"rental:{rental.id}:ready", data={"rental": rental.id},
                  user_id=rental.renter_id, rental_id=rental.id)     # the progress message
-    if box is not None:
-        await notify(session, Kind.CREDENTIALS, f"rental:{rental.id}:credentials", data=credentials_data(box, rental),
-                     user_id=rental.renter_id, rental_id=rental.id)
+    if not await queue_credentials(session, box, rental) and box is not None:
+        # handed over already, with the start: now the exact end is known
+        await enqueue(session, f"rental:{rental.id}:started", "dm",
+                      f"Rental #{rental.id}: the rental clock started on chain at {started_at:%H:%M:%S UTC}; "
+                      f"your access ends {ends_at:%Y-%m-%d %H:%M:%S UTC}.", user_id=rental.renter_id,
+                      rental_id=rental.id)
     return True
 
 

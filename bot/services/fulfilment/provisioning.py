@@ -134,9 +134,13 @@ class Provisioning(Part):
         if self.escrow is None:
             return False
         check = await self.starter.check(c.escrow_id)
-        if check.record.status == Status.ACTIVE:
-            return await self._deliver_started(c, check.record)
-        if check.record.status != Status.FUNDED:
+        if check.started or check.latest.status == Status.ACTIVE:
+            # the chain's clock runs (an earlier start of ours mined late): deliver at once, for the chain's time
+            running = check.record if check.started else check.latest
+            if not c.credentials_ready and not await self._set_up(c, ts(chain_end(running)), deadline=None):
+                return False
+            return await self.starter.start(c.id, c.escrow_id)
+        if not check.funded:
             await self.retry_later(c.id, LEASE)       # cancelled or gone: its event brings the store along
             return False
         if c.credentials_ready or await open_tx(self.escrow, c.escrow_id, "start") is not None:
@@ -148,12 +152,6 @@ class Provisioning(Part):
         if not await self._set_up(c, ends_at, deadline=check.deadline, chain_now=check.chain_now):
             return False
         return await self.starter.start(c.id, c.escrow_id)
-
-    async def _deliver_started(self, c: Claim, record) -> bool:
-        """The chain's clock already runs: deliver (if not done yet) and record the start at once."""
-        if not c.credentials_ready and not await self._set_up(c, ts(chain_end(record)), deadline=None):
-            return False
-        return await self.starter.record(c.id, record)
 
     async def _set_up(self, c: Claim, ends_at: datetime, *, deadline: int | None, chain_now: int = 0) -> bool:
         """Create the account and check the GPUs; True when the credentials are sealed in the store.

@@ -1,28 +1,27 @@
 """Starting the rental clock on chain, decided from the contract's record.
 
-The start is sent once (journaled; a start still open is waited on, never sent again) and its
-outcome is read back from the contract, not from the transaction: ACTIVE means started, whoever's
-transaction did it; only FUNDED past the start window (or CANCELLED) means the refund path. A
-revert of a second start, a receipt that did not come in time, or an RPC error change nothing.
+Access is handed over as soon as it is ready: the credentials are queued together with the start
+transaction, not after it is mined and confirmed (its confirmation protects the provider's money,
+not the renter's access). The start is sent once (journaled; one still open is waited on, never
+sent again; a dropped or reorged one is re-sent by the journal or decided here) and its outcome is
+read back from the contract as of the last confirmed block: ACTIVE there means started, whoever's
+transaction did it, and the store takes the chain's start and end; only FUNDED past the start
+window (or CANCELLED) means the refund path, which also removes the access. A revert, a receipt
+that did not come, or an RPC error decide nothing.
 """
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound
-
-from bot.faults import checkpoint
 from bot.chain.escrow import EscrowError, RentalRecord, Status
+from bot.faults import checkpoint
 from bot.db.models import Rental
-from bot.services.fulfilment.base import Part, log
-from bot.services.fulfilment.delivery import record_start
+from bot.services.fulfilment.base import Part
+from bot.services.fulfilment.delivery import queue_credentials, record_start
 from bot.services.fulfilment.refunding import Refunds, open_tx
 
-RECHECK_AFTER = timedelta(seconds=2)     # a start sent but not mined yet: look again this soon
+RECHECK_AFTER = timedelta(0)     # a start sent but not confirmed yet: look again next round (each block)
 NOT_STARTED_IN_TIME = "the rental could not be started within the escrow's start window"
 
 
@@ -39,13 +38,22 @@ def chain_end(record: RentalRecord) -> int:
 class StartCheck:
     """What a rental's start looks like on chain right now."""
 
-    record: RentalRecord
-    chain_now: int
+    record: RentalRecord        # as of the last confirmed block: what decisions are made on
+    latest: RentalRecord        # as of the latest block: a start mined but not confirmed yet shows here
+    chain_now: int              # the latest block's time
     deadline: int               # depositedAt + start window: no start from this block time on
 
     @property
+    def started(self) -> bool:
+        return self.record.status == Status.ACTIVE
+
+    @property
+    def funded(self) -> bool:
+        return self.record.status == Status.FUNDED and self.latest.status == Status.FUNDED
+
+    @property
     def too_late(self) -> bool:
-        return self.record.status == Status.FUNDED and self.chain_now >= self.deadline
+        return self.funded and self.chain_now >= self.deadline
 
 
 class Starter(Part):
@@ -54,48 +62,54 @@ class Starter(Part):
         self.refunds = refunds
 
     async def check(self, escrow_id: str) -> StartCheck:
-        record = await self.escrow.rental(escrow_id)
         block = await self.escrow.w3.eth.get_block("latest")
-        return StartCheck(record, block["timestamp"], record.deposited_at + self.ctx.settings.chain.start_window_s)
+        confirmed = max(0, block["number"] - self.ctx.settings.chain.confirmations_needed)
+        latest = await self.escrow.rental(escrow_id, block["number"])
+        record = latest if confirmed == block["number"] else await self.escrow.rental(escrow_id, confirmed)
+        return StartCheck(record, latest, block["timestamp"],
+                          latest.deposited_at + self.ctx.settings.chain.start_window_s)
 
     async def start(self, rental_id: int, escrow_id: str) -> bool:
-        """Send the start (unless one is open), wait a little for it, and act on the record. True
-        when the start is recorded in the store."""
+        """The access is ready: hand it over and send the start (unless one is open). True when the
+        start is recorded in the store (the chain's record shows it confirmed)."""
+        check = await self.check(escrow_id)
+        if check.started:
+            checkpoint("start-mined")
+            return await self.record(rental_id, check.record)
+        if check.latest.status == Status.ACTIVE:      # mined, not confirmed yet: hand over, record later
+            await self.hand_over(rental_id, ends_at=ts(chain_end(check.latest)))
+            await self.retry_later(rental_id, RECHECK_AFTER)
+            return False
+        if not check.funded:
+            await self.retry_later(rental_id, timedelta(minutes=5))    # cancelled: its event brings the store along
+            return False
         pending = await open_tx(self.escrow, escrow_id, "start")
-        if pending is None:
-            check = await self.check(escrow_id)
-            if check.record.status == Status.ACTIVE:
-                return await self.record(rental_id, check.record)
-            if check.record.status != Status.FUNDED:
-                await self.retry_later(rental_id, timedelta(minutes=5))    # its event brings the store along
-                return False
-            if check.too_late:
+        if check.too_late:
+            if pending is None:
                 await self.refunds.flag(rental_id, NOT_STARTED_IN_TIME)
-                return False
+            else:                 # it can only revert now; once the journal says so, refund
+                await self.retry_later(rental_id, RECHECK_AFTER)
+            return False
+        await self.hand_over(rental_id)
+        if pending is None:
             try:
-                hashes = [HexBytes(await self.escrow.submit("start", escrow_id)).to_0x_hex()]
+                await self.escrow.submit("start", escrow_id)
                 checkpoint("start-sent")
             except EscrowError as exc:
                 if exc.error != "TooLate":
                     raise
                 await self.refunds.flag(rental_id, NOT_STARTED_IN_TIME)
                 return False
-        else:
-            hashes = list(pending.hashes)
-        await self._wait_mined(hashes)
-        checkpoint("start-mined")
-        return await self.settle_outcome(rental_id, escrow_id)
-
-    async def settle_outcome(self, rental_id: int, escrow_id: str) -> bool:
-        """After a start was sent: the record says started, still waiting, or (past the window) refund."""
-        check = await self.check(escrow_id)
-        if check.record.status == Status.ACTIVE:
-            return await self.record(rental_id, check.record)
-        if check.too_late and await open_tx(self.escrow, escrow_id, "start") is None:
-            await self.refunds.flag(rental_id, NOT_STARTED_IN_TIME)
-        elif check.record.status == Status.FUNDED:
-            await self.retry_later(rental_id, RECHECK_AFTER)
+        await self.retry_later(rental_id, RECHECK_AFTER)
         return False
+
+    async def hand_over(self, rental_id: int, *, ends_at: datetime | None = None) -> None:
+        """Queue the credentials DM now (once): the renter does not wait for the start to be mined."""
+        async with self.ctx.sessions.begin() as session:
+            rental = await session.get(Rental, rental_id)
+            queued = await queue_credentials(session, self.ctx.box, rental, ends_at=ends_at)
+        if queued:
+            checkpoint("credentials-queued")
 
     async def record(self, rental_id: int, record: RentalRecord) -> bool:
         async with self.ctx.sessions.begin() as session:
@@ -106,20 +120,3 @@ class Starter(Part):
         if recorded:
             checkpoint("credentials-queued")
         return recorded
-
-    async def _wait_mined(self, hashes: list[str]) -> None:
-        """Poll for a receipt of any of the hashes, at most chain.receipt_wait_s; never raises for
-        "not yet" (the record decides, now or on a later round)."""
-        deadline = time.monotonic() + self.ctx.settings.chain.receipt_wait_s
-        while True:
-            for tx_hash in hashes:
-                try:
-                    await self.escrow.w3.eth.get_transaction_receipt(tx_hash)
-                    return
-                except TransactionNotFound:
-                    pass
-                except Exception as exc:  # noqa: BLE001 - an RPC hiccup while waiting: the record decides
-                    log.info("waiting for a start transaction: %s", type(exc).__name__)
-            if time.monotonic() >= deadline:
-                return
-            await asyncio.sleep(0.2)

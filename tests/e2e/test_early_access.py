@@ -1,0 +1,94 @@
+"""Access handed over with the start transaction, not after it is mined and confirmed (issue 14),
+with the real parts: anvil with the escrow, the real sshd with the helper, the runtime.
+
+The start is tracked by hash: reorged out it is sent again (the same signed transaction), and a
+start that can no longer happen ends in a refund that also removes the access handed over.
+"""
+from __future__ import annotations
+
+from bot.chain.escrow import Status
+from tests.e2e.conftest import START_WINDOW, Market
+from tests.e2e.test_rental_flow import WEI, funded_and_active, login, refunded
+from tests.e2e.test_start_races import chain_end_of, paid_and_funded
+
+
+async def creds(m: Market, renter, rental_id: int) -> list:
+    return [n for n in await m.notices(renter, rental_id) if n.sensitive]
+
+
+async def start_tx(m: Market, escrow_id: str):
+    return await m.runtime.services.ctx.escrow.operator.journal.latest_for(escrow_id, "start")
+
+
+async def test_credentials_go_out_with_the_start_and_the_exact_end_follows(market: Market) -> None:
+    m = market
+    provider, renter, rental_id = await paid_and_funded(m)
+    row = await m.rental(rental_id)
+    m.anvil.rpc("evm_setAutomine", [False])
+    try:
+        await m.runtime.fulfilment.run_once()
+        # the start is only sent, not mined, and the renter can log in already
+        assert (await start_tx(m, row.escrow_id)).status == "pending"
+        assert (await m.escrow().rental(row.escrow_id)).status == Status.FUNDED
+        (dm,) = await creds(m, renter, rental_id)
+        assert "from the start on chain" in dm.body and await m.state(rental_id) == "provisioning"
+        row = await m.rental(rental_id)
+        code, out = login(m, row.unix_user, renter.ssh_private)
+        assert code == 0, out
+    finally:
+        m.anvil.rpc("evm_setAutomine", [True])
+    await funded_and_active(m, rental_id)
+    row = await m.rental(rental_id)
+    assert int(row.ends_at.timestamp()) == await chain_end_of(m, row.escrow_id)
+    assert row.host_expiry >= row.ends_at
+    assert len(await creds(m, renter, rental_id)) == 1
+    started = [n.body for n in await m.notices(renter, rental_id) if "clock started on chain" in n.body]
+    assert len(started) == 1 and f"{row.ends_at:%Y-%m-%d %H:%M:%S}" in started[0], started
+
+
+async def test_a_start_reorged_out_is_sent_again(market: Market) -> None:
+    m = market
+    provider, renter, rental_id = await paid_and_funded(m)
+    row = await m.rental(rental_id)
+    await m.runtime.fulfilment.run_once()                # start sent and mined at once (automine)
+    sent = await start_tx(m, row.escrow_id)
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.ACTIVE
+    m.anvil.rpc("anvil_reorg", [1, []])                   # its block is replaced by an empty one
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.FUNDED
+    await funded_and_active(m, rental_id)
+    after = await start_tx(m, row.escrow_id)
+    assert after.id == sent.id and after.status == "mined" and after.mined_hash == sent.tx_hash
+    assert len(await m.escrow_events("Started", row.escrow_id)) == 1
+    assert len(await creds(m, renter, rental_id)) == 1
+    row = await m.rental(rental_id)
+    assert int(row.ends_at.timestamp()) == await chain_end_of(m, row.escrow_id)
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code == 0, out
+
+
+async def test_a_start_that_can_no_longer_happen_refunds_and_removes_the_access(market: Market) -> None:
+    m = market
+    provider, renter, rental_id = await paid_and_funded(m)
+    row = await m.rental(rental_id)
+    m.anvil.rpc("evm_setAutomine", [False])
+    try:
+        await m.runtime.fulfilment.run_once()
+        sent = await start_tx(m, row.escrow_id)
+        assert len(await creds(m, renter, rental_id)) == 1
+        m.anvil.rpc("anvil_dropTransaction", [sent.tx_hash])      # the node loses it ...
+        m.warp(START_WINDOW + 10)                                  # ... until past the start window
+    finally:
+        m.anvil.rpc("evm_setAutomine", [True])
+    await refunded(m, rental_id)
+    for _ in range(3):
+        m.mine()
+        await m.runtime.tick()
+    row = await m.rental(rental_id)
+    assert "start window" in row.refund_reason
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.CANCELLED
+    assert await m.escrow_events("Started", row.escrow_id) == []
+    assert await m.escrow().owed(renter.address) == WEI
+    assert row.revoked_at is not None and not m.sshd.user_exists(row.unix_user)
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code != 0, out
+    assert (await start_tx(m, row.escrow_id)).status in ("reverted", "dropped")
