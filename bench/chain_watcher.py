@@ -72,7 +72,8 @@ def open_rentals(chain: Any, n: int) -> list[bytes]:
         calls = [("eth_sendTransaction", [{
             "from": RENTER, "to": chain.escrow.address, "value": hex(10**12), "gas": hex(200_000),
             "nonce": next_nonce(RENTER),
-            "data": chain.escrow.encode_abi("deposit", args=[i, PROVIDER, ZERO, 10**12, 3600])}]) for i in ids[k:k + 500]]
+            "data": chain.escrow.encode_abi("deposit", args=[i, PROVIDER, ZERO, 10**12, 3600, 2**40, chain.quote(
+                i, RENTER, PROVIDER, ZERO, 10**12, 3600, expiry=2**40)[1]])}]) for i in ids[k:k + 500]]
         calls += [("eth_sendTransaction", [{
             "from": OPERATOR, "to": chain.escrow.address, "gas": hex(100_000), "nonce": next_nonce(OPERATOR),
             "data": chain.escrow.encode_abi("start", args=[i])}]) for i in ids[k:k + 500]]
@@ -133,7 +134,7 @@ async def apply_latency(samples: int, poll_s: float) -> list[float]:
         latencies = []
         for _ in range(samples):
             rid = os.urandom(32)
-            chain.send(RENTER, chain.escrow.functions.deposit(rid, PROVIDER, ZERO, 10**12, 3600), 10**12)
+            chain.send(RENTER, chain.deposit(RENTER, rid, PROVIDER, ZERO, 10**12, 3600), 10**12)
             await asyncio.to_thread(node.rpc, "anvil_mine", [hex(CONFIRMATIONS)])
             confirmed = time.perf_counter()
             key = "0x" + rid.hex()

@@ -90,21 +90,22 @@ async def populate(url: str, settings, rentals: int) -> None:
 
 
 async def main(rentals: int) -> None:
-    from bot.chain.escrow import deploy_escrow
+    from bot.chain.deploy import deploy_escrow
     from bot.chain.rpc import make_web3
     from bot.config import Settings, TokenSettings
     from bot.crypto import generate_master_key
     from devnet.anvil import start_anvil
     from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DISPUTE_TIMEOUT, DISPUTE_WINDOW,
-                                    FEE_BPS, FEE_KEY, OPERATOR_KEY, START_WINDOW)
+                                    FEE_BPS, FEE_KEY, MAX_DURATION, OPERATOR_KEY, START_WINDOW)
 
     anvil = start_anvil()
     tmp = tempfile.TemporaryDirectory(prefix="gpuflow-footprint-")
     w3 = make_web3(anvil.rpc_url)
     try:
         address = await deploy_escrow(w3, DEPLOYER_KEY, operator=ADDRESS[OPERATOR_KEY], arbiter=ADDRESS[ARBITER_KEY],
-                                      fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS, start_window=START_WINDOW,
-                                      dispute_window=DISPUTE_WINDOW, dispute_timeout=DISPUTE_TIMEOUT)
+                                      admin=ADDRESS[DEPLOYER_KEY], fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
+                                      start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
+                                      dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
         url = f"sqlite+aiosqlite:///{tmp.name}/footprint.db"
         raw = {"database_url": url, "data_dir": tmp.name, "master_key": generate_master_key(),
                "operator_key": OPERATOR_KEY, "arbiter_key": ARBITER_KEY, "fee_bps": FEE_BPS,

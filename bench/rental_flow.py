@@ -29,14 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from bot.chain.escrow import deploy_escrow  # noqa: E402
+from bot.chain.deploy import deploy_escrow  # noqa: E402
 from bot.chain.rpc import make_web3  # noqa: E402
 from bot.config import Settings, TokenSettings  # noqa: E402
 from bot.crypto import generate_master_key  # noqa: E402
 from bot.db.models import Rental, TimelineEntry  # noqa: E402
 from tests.conftest import Clock  # noqa: E402
 from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DISPUTE_TIMEOUT,  # noqa: E402
-                                DISPUTE_WINDOW, FEE_BPS, FEE_KEY, OPERATOR_KEY, START_WINDOW, Market)
+                                DISPUTE_WINDOW, FEE_BPS, FEE_KEY, MAX_DURATION, OPERATOR_KEY, START_WINDOW, Market)
 from devnet.anvil import start_anvil  # noqa: E402
 from devnet.sshd import start_sshd  # noqa: E402
 
@@ -109,15 +109,17 @@ async def main(rounds: int) -> None:
     m = None
     try:
         address = await deploy_escrow(w3, DEPLOYER_KEY, operator=ADDRESS[OPERATOR_KEY],
-                                      arbiter=ADDRESS[ARBITER_KEY], fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
+                                      arbiter=ADDRESS[ARBITER_KEY], admin=ADDRESS[DEPLOYER_KEY],
+                                      fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
                                       start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
-                                      dispute_timeout=DISPUTE_TIMEOUT)
+                                      dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{tmp.name}/bench.db", data_dir=Path(tmp.name),
             master_key=generate_master_key(), operator_key=OPERATOR_KEY, arbiter_key=ARBITER_KEY, fee_bps=FEE_BPS,
             chain={"rpc_url": anvil.rpc_url, "chain_id": CHAIN_ID, "escrow_address": address, "confirmations": 0,
                    "dispute_window_s": DISPUTE_WINDOW, "start_window_s": START_WINDOW,
-                   "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
+                   "dispute_timeout_s": DISPUTE_TIMEOUT, "max_duration_s": MAX_DURATION,
+                   "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
             ssh={"helper_path": server.helper})
         m = Market(anvil=anvil, sshd=server, settings=settings, clock=RunningClock(), tmp_path=Path(tmp.name),
                    escrow_address=address, start_block=await w3.eth.block_number, w3=w3)

@@ -57,12 +57,13 @@ async def migrate_database(settings: Settings) -> str | None:
         await engine.dispose()
 
 
-async def deploy_contract(settings: Settings) -> str:
-    """Deploy GpuEscrow with the operator key; the operator, arbiter, fee and windows come from
-    the configuration and are fixed in the contract for good (no owner can change them)."""
+async def deploy_contract(settings: Settings) -> tuple[str, int]:
+    """Deploy GpuEscrow with the operator key; the operator, arbiter, admin, fee, windows and maximum
+    duration come from the configuration and are fixed in the contract for good (no owner can change
+    them). The operator, arbiter and admin must be three different accounts."""
     from eth_account import Account
 
-    from bot.chain.escrow import deploy_escrow
+    from bot.chain.deploy import deploy_escrow
     from bot.chain.rpc import make_web3
     from bot.config import ConfigError
 
@@ -74,13 +75,24 @@ async def deploy_contract(settings: Settings) -> str:
                                     if settings.arbiter_key else None)
     if arbiter is None:
         problems.append("set chain.arbiter_address or GPUFLOW_ARBITER_KEY: disputes need an arbiter")
+    if c.admin_address is None:
+        problems.append("set chain.admin_address: the account that edits the token allow-list (not the operator "
+                        "or the arbiter)")
     if settings.fee_recipient is None:
         problems.append("set fee_recipient: where the platform fee is paid")
     if problems:
         raise ConfigError(problems)
     key = settings.operator_key.get_secret_value()
     w3 = make_web3(c.rpc_url, timeout_s=60)
-    return await deploy_escrow(w3, key, operator=Account.from_key(key).address, arbiter=arbiter,
-                               fee_recipient=settings.fee_recipient, fee_bps=settings.fee_bps,
-                               start_window=c.start_window_s, dispute_window=c.dispute_window_s,
-                               dispute_timeout=c.dispute_timeout_s)
+    try:
+        head = await w3.eth.block_number       # nobody knows the address before it is printed: no log is older
+        address = await deploy_escrow(w3, key, operator=Account.from_key(key).address, arbiter=arbiter,
+                                   admin=c.admin_address, fee_recipient=settings.fee_recipient,
+                                   fee_bps=settings.fee_bps, start_window=c.start_window_s,
+                                   dispute_window=c.dispute_window_s, dispute_timeout=c.dispute_timeout_s,
+                                   max_duration=c.max_duration_s)
+        return address, head
+    except ValueError as exc:                 # a rule of the constructor, in words
+        raise ConfigError([str(exc)]) from None
+    finally:
+        await w3.provider.disconnect()

@@ -25,6 +25,7 @@ SECRET_ENV: dict[str, str] = {
     "master_key": "GPUFLOW_MASTER_KEY",
     "operator_key": "GPUFLOW_OPERATOR_KEY",
     "arbiter_key": "GPUFLOW_ARBITER_KEY",
+    "admin_key": "GPUFLOW_ADMIN_KEY",
     "discord_token": "GPUFLOW_DISCORD_TOKEN",
     "telegram_token": "GPUFLOW_TELEGRAM_TOKEN",
     "telegram_webhook_secret": "GPUFLOW_TELEGRAM_WEBHOOK_SECRET",
@@ -73,6 +74,7 @@ class ChainSettings(_Section):
     chain_id: int = Field(default=31337, gt=0)
     escrow_address: str | None = None
     arbiter_address: str | None = Field(default=None, description="who decides disputes, if the bot holds no arbiter key")
+    admin_address: str | None = Field(default=None, description="who edits the escrow's token allow-list (set at deploy)")
     confirmations: int | None = Field(default=None, ge=0, le=1000,
                                       description="blocks a deposit must be buried under; default per chain id")
     ws_url: str | None = Field(default=None, description="ws(s):// endpoint for newHeads (optional)")
@@ -85,6 +87,10 @@ class ChainSettings(_Section):
     start_window_s: int = Field(default=3600, gt=0, description="deposit -> start deadline on chain")
     dispute_window_s: int = Field(default=86400, ge=0)
     dispute_timeout_s: int = Field(default=7 * 86400, gt=0)
+    max_duration_s: int = Field(default=90 * 86400, gt=0, lt=2**64, description="longest rental, extensions included (fixed at deploy)")
+    start_block: int = Field(default=0, ge=0, description="the block the escrow was deployed in (printed by "
+                             "`contract deploy`): the watcher starts there instead of at block 0")
+    quote_ttl_s: int = Field(default=900, ge=60, le=86400, description="how long a signed deposit quote stays valid")
     tokens: list[TokenSettings] = Field(
         default_factory=lambda: [TokenSettings(symbol="ETH", decimals=18)],
         description="accepted tokens; the first is the default for new offers",
@@ -104,7 +110,7 @@ class ChainSettings(_Section):
             raise ValueError("must start with ws:// or wss://")
         return v
 
-    @field_validator("escrow_address", "arbiter_address")
+    @field_validator("escrow_address", "arbiter_address", "admin_address")
     @classmethod
     def _contract_address(cls, v: str | None) -> str | None:
         return TokenSettings._address(v)
@@ -244,6 +250,7 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = None
     operator_key: SecretStr | None = None
     arbiter_key: SecretStr | None = None
+    admin_key: SecretStr | None = None      # only for `contract tokens allow|deny`: keep it off the bot's host
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -259,7 +266,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"GPUFLOW_MASTER_KEY: {exc}") from None
         return v
 
-    @field_validator("operator_key", "arbiter_key")
+    @field_validator("operator_key", "arbiter_key", "admin_key")
     @classmethod
     def _private_key(cls, v: SecretStr | None, info) -> SecretStr | None:
         if v is not None:

@@ -69,6 +69,10 @@ class Runtime:
         Each step is guarded: a failure is logged (by type only: RPC errors carry the URL) and the
         other steps still run. Returns whether every step went through."""
         ok = True
+        ctx = self.app.services.ctx
+        if ctx.escrow is not None and ctx.contract is None:   # not read at start (RPC down): again now
+            from bot.services.contract_check import adopt_contract_truth
+            ok &= await adopt_contract_truth(ctx) is not None
         if self.watcher is not None:
             ok &= await _guarded("escrow watcher poll", self.watcher.poll_once)
         ok &= await _guarded("housekeeping", self.services.housekeeping)
@@ -130,7 +134,10 @@ class Runtime:
         await self.app.close()
 
 
-async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0) -> Runtime:
+async def start_runtime(settings: Settings, *, clock=None, start_block: int | None = None) -> Runtime:
+    """`start_block`: where the chain watcher begins on a fresh store (default: chain.start_block)."""
+    if start_block is None:
+        start_block = settings.chain.start_block
     app = await open_app(settings, clock=clock)
     ctx = app.services.ctx
     runtime = Runtime(app=app, fulfilment=Fulfilment(ctx, None, None))
@@ -142,7 +149,10 @@ async def start_runtime(settings: Settings, *, clock=None, start_block: int = 0)
             ctx.ssh = SshPool(SshLimits(per_host=s.per_host_concurrency, connect_timeout=s.connect_timeout_s,
                                         command_timeout=s.command_timeout_s, attempts=s.retries))
         if settings.chain.escrow_address:
+            from bot.services.contract_check import adopt_contract_truth
+
             _attach_chain(runtime, settings, start_block)
+            await adopt_contract_truth(ctx)       # quote from the contract's values, report disagreements
         if settings.walletconnect.project_id or settings.walletconnect.relay_url.startswith("ws://"):
             await _attach_walletconnect(runtime, settings)
     except BaseException:
@@ -156,6 +166,7 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     from bot.chain.escrow import EscrowClient
     from bot.chain.heads import HeadWatch
     from bot.chain.journal import TxJournal
+    from bot.chain.quotes import QuoteSigner
     from bot.chain.rpc import make_web3
     from bot.chain.sender import TxSender
     from bot.chain.watcher import EscrowWatcher
@@ -173,8 +184,11 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     same = operator is not None and settings.arbiter_key is not None \
         and settings.arbiter_key.get_secret_value() == settings.operator_key.get_secret_value()
     arbiter = operator if same else sender(settings.arbiter_key)    # one account: one nonce sequence
+    # the operator's key also signs deposit quotes (the escrow accepts only deposits it signed)
+    quoter = QuoteSigner(settings.operator_key.get_secret_value(), c.chain_id, c.escrow_address) \
+        if settings.operator_key else None
     ctx.escrow = EscrowClient(w3, c.escrow_address, c.chain_id, operator=operator, arbiter=arbiter,
-                              receipt_wait_s=c.receipt_wait_s)
+                              quoter=quoter, receipt_wait_s=c.receipt_wait_s)
     runtime.heads = HeadWatch(w3, ws_url=c.ws_url)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
                                     address=c.escrow_address, confirmations=c.confirmations_needed,

@@ -9,7 +9,7 @@ interface IERC20Minimal {
     function transferFrom(address from, address to, uint256 amount) external returns (bool);
 }
 
-/// @title GpuEscrow - non-custodial escrow for peer-to-peer GPU rentals.
+/// @title GpuEscrow v2 - non-custodial escrow for peer-to-peer GPU rentals.
 /// @notice One contract holds every rental's deposit, keyed by a bytes32 id chosen by the bot.
 ///
 /// Life cycle:  deposit -> Funded -> start -> Active -> (endEarly | extend)* -> settle -> Settled
@@ -24,19 +24,31 @@ interface IERC20Minimal {
 ///   Disputed: anyone may settle from disputedAt + disputeTimeout.
 ///
 /// Decisions:
-///   - Fee: feeBps is fixed per rental at deposit (copied from the immutable contract fee, capped at
-///     MAX_FEE_BPS). It is taken from the provider's part only, on settle and on resolve; a cancel
-///     refunds the renter in full with no fee.
+///   - Bound deposits: a deposit carries the operator's EIP-712 signature over the whole quote
+///     (id, renter = msg.sender, provider, token, amount, duration, this contract's feeBps, expiry).
+///     Nobody else can fund an id the bot quoted to a renter (no front-running, no blocking an id
+///     for 1 wei), and a deposit cannot disagree with its quote. Chosen over keying rentals by
+///     keccak256(renter, id), which stops the blocking but still lets a deposit differ from the quote.
+///   - Roles: operator (the bot: signs quotes, starts, refunds), arbiter (resolves disputes) and
+///     admin (token allow-list) are three different accounts; the fee recipient is not the arbiter;
+///     none of the three roles may be a renter or a provider. Only the operator starts the clock.
+///   - Fee: feeBps is fixed at deploy (at most MAX_FEE_BPS) and copied into each rental. It is taken
+///     from the provider's part only, on settle and on resolve; a cancel refunds the renter in full.
+///   - Rounding: settle and resolve both round the provider's gross share down (toward the renter),
+///     and the fee down (toward the provider); the three parts always sum to the deposit exactly.
 ///   - extend: extraAmount must equal extraDuration * amount / duration exactly (the division must
 ///     have no remainder), so the price per second never changes by rounding.
-///   - Amounts are capped at 2**128-1 and durations at 2**64-1 so amount * elapsed cannot overflow
-///     and settle can never revert for arithmetic reasons.
-///   - Payouts are credited to `owed` and pulled with withdraw(token).
+///   - Durations are at most maxDuration (fixed at deploy, < 2**64) and amounts at most 2**128-1, so
+///     amount * elapsed cannot overflow and settle can never revert for arithmetic reasons. Every
+///     refusal is a custom error (no arithmetic panics, whatever the inputs).
+///   - Payouts are credited to `owed` and pulled with withdraw(token) or withdrawTo(token, to) (for
+///     an account that cannot receive: a contract wallet, a blocklisted address).
 ///   - The only admin power is the token allow-list for NEW deposits and extends. Nobody can
-///     move escrowed funds except by the rules above. The arbiter may not be a party of a rental
-///     nor the fee recipient, so a resolution can never pay the arbiter.
-///   - Only plain ERC-20 tokens may be allow-listed: fee-on-transfer tokens are rejected at deposit
-///     (the received balance must equal the amount), rebasing tokens must never be allow-listed.
+///     move escrowed funds except by the rules above.
+///   - Only plain ERC-20 tokens may be allow-listed. The balance check rejects a token that delivers
+///     less than `amount` at deposit, but a fee too small to round above zero passes it, and a token
+///     that charges its fee to the sender on the way out (or rebases) would leave the escrow owing
+///     more than it holds: the allow-list is the only guard against such tokens.
 contract GpuEscrow {
     enum Status {
         None,
@@ -62,17 +74,42 @@ contract GpuEscrow {
         uint64 disputedAt;
     }
 
+    /// @notice Everything fixed at deploy, in one read (the bot checks its configuration against it).
+    struct Parameters {
+        string version;
+        address operator;
+        address arbiter;
+        address admin;
+        address feeRecipient;
+        uint256 feeBps;
+        uint256 startWindow;
+        uint256 disputeWindow;
+        uint256 disputeTimeout;
+        uint256 maxDuration;
+    }
+
+    string public constant VERSION = "2";
     uint256 public constant MAX_FEE_BPS = 1_000; // 10 %
     uint256 public constant BPS = 10_000;
+    bytes32 public constant QUOTE_TYPEHASH = keccak256(
+        "Quote(bytes32 id,address renter,address provider,address token,uint256 amount,uint256 duration,uint256 feeBps,uint256 expiry)"
+    );
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    /// @dev secp256k1n / 2: a signature with a larger s is the malleable twin of a valid one.
+    uint256 private constant MAX_S = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
     address public immutable operator;
     address public immutable arbiter;
+    address public immutable admin;
     address public immutable feeRecipient;
     uint256 public immutable feeBps;
     uint256 public immutable startWindow;
     uint256 public immutable disputeWindow;
     uint256 public immutable disputeTimeout;
-    address public immutable admin;
+    uint256 public immutable maxDuration;
+    uint256 private immutable _deployChainId;
+    bytes32 private immutable _deployDomainSeparator;
 
     mapping(address token => bool) public tokenAllowed;
     /// @notice What `account` can withdraw, per token (address(0) = native coin).
@@ -97,7 +134,7 @@ contract GpuEscrow {
     event Disputed(bytes32 indexed id, address indexed by, uint256 disputedAt);
     event Resolved(bytes32 indexed id, uint256 renterBps, uint256 renterPart, uint256 providerPart, uint256 fee);
     event Settled(bytes32 indexed id, uint256 renterPart, uint256 providerPart, uint256 fee);
-    event Withdrawn(address indexed account, address indexed token, uint256 amount);
+    event Withdrawn(address indexed account, address indexed token, address to, uint256 amount);
     event TokenAllowed(address indexed token, bool allowed);
 
     error Unauthorized();
@@ -117,6 +154,9 @@ contract GpuEscrow {
     error TransferFailed();
     error Reentrancy();
     error BadConfig();
+    error BadRoles();
+    error QuoteExpired();
+    error BadSignature();
 
     modifier nonReentrant() {
         if (_lock != 1) revert Reentrancy();
@@ -128,27 +168,34 @@ contract GpuEscrow {
     constructor(
         address operator_,
         address arbiter_,
+        address admin_,
         address feeRecipient_,
         uint256 feeBps_,
         uint256 startWindow_,
         uint256 disputeWindow_,
         uint256 disputeTimeout_,
-        address admin_
+        uint256 maxDuration_
     ) {
         if (
-            operator_ == address(0) || arbiter_ == address(0) || feeRecipient_ == address(0)
-                || admin_ == address(0) || arbiter_ == feeRecipient_ || feeBps_ > MAX_FEE_BPS
-                || startWindow_ == 0 || disputeTimeout_ == 0 || startWindow_ > type(uint64).max
-                || disputeWindow_ > type(uint64).max || disputeTimeout_ > type(uint64).max
+            operator_ == address(0) || arbiter_ == address(0) || admin_ == address(0) || feeRecipient_ == address(0)
+                || operator_ == arbiter_ || operator_ == admin_ || arbiter_ == admin_ || feeRecipient_ == arbiter_
+        ) revert BadRoles();
+        if (
+            feeBps_ > MAX_FEE_BPS || startWindow_ == 0 || disputeTimeout_ == 0 || maxDuration_ == 0
+                || startWindow_ > type(uint64).max || disputeWindow_ > type(uint64).max
+                || disputeTimeout_ > type(uint64).max || maxDuration_ > type(uint64).max
         ) revert BadConfig();
         operator = operator_;
         arbiter = arbiter_;
+        admin = admin_;
         feeRecipient = feeRecipient_;
         feeBps = feeBps_;
         startWindow = startWindow_;
         disputeWindow = disputeWindow_;
         disputeTimeout = disputeTimeout_;
-        admin = admin_;
+        maxDuration = maxDuration_;
+        _deployChainId = block.chainid;
+        _deployDomainSeparator = _buildDomainSeparator();
     }
 
     // ---------------------------------------------------------------- admin
@@ -163,20 +210,29 @@ contract GpuEscrow {
 
     // ---------------------------------------------------------------- renter
 
-    /// @notice Fund rental `id`: native coin (token 0, msg.value == amount) or an allow-listed ERC-20
-    ///         (approve first; msg.value must be 0).
-    function deposit(bytes32 id, address provider, address token, uint256 amount, uint256 duration)
-        external
-        payable
-        nonReentrant
-    {
+    /// @notice Fund rental `id` exactly as the operator quoted it to the caller: native coin (token 0,
+    ///         msg.value == amount) or an allow-listed ERC-20 (approve first; msg.value must be 0).
+    /// @param expiry the quote's last valid second is expiry - 1 (block.timestamp must be below it).
+    /// @param signature the operator's 65-byte EIP-712 signature of the Quote (see quoteDigest).
+    function deposit(
+        bytes32 id,
+        address provider,
+        address token,
+        uint256 amount,
+        uint256 duration,
+        uint256 expiry,
+        bytes calldata signature
+    ) external payable nonReentrant {
         if (id == bytes32(0)) revert BadId();
         if (_rentals[id].status != Status.None) revert IdUsed();
-        if (
-            provider == address(0) || provider == msg.sender || provider == arbiter || msg.sender == arbiter
-        ) revert BadParty();
+        if (block.timestamp >= expiry) revert QuoteExpired();
+        if (provider == address(0) || provider == msg.sender || _isRole(msg.sender) || _isRole(provider)) {
+            revert BadParty();
+        }
         if (amount == 0 || amount > type(uint128).max) revert BadAmount();
-        if (duration == 0 || duration > type(uint64).max) revert BadDuration();
+        if (duration == 0 || duration > maxDuration) revert BadDuration();
+        bytes32 digest = quoteDigest(id, msg.sender, provider, token, amount, duration, expiry);
+        if (_recover(digest, signature) != operator) revert BadSignature();
 
         _rentals[id] = Rental({
             renter: msg.sender,
@@ -211,10 +267,11 @@ contract GpuEscrow {
         if (msg.sender != r.renter) revert Unauthorized();
         uint256 duration = r.duration;
         uint256 amount = r.amount;
-        if (extraDuration == 0 || duration + extraDuration > type(uint64).max) revert BadDuration();
-        // extraDuration < 2**64 and amount < 2**128: the product cannot overflow
-        if (extraAmount == 0 || extraDuration * amount != extraAmount * duration) revert BadAmount();
-        if (amount + extraAmount > type(uint128).max) revert BadAmount();
+        // duration <= maxDuration always holds, so neither check below can underflow, and after them
+        // extraDuration < 2**64 and extraAmount < 2**128: the products cannot overflow
+        if (extraDuration == 0 || extraDuration > maxDuration - duration) revert BadDuration();
+        if (extraAmount == 0 || extraAmount > type(uint128).max - amount) revert BadAmount();
+        if (extraDuration * amount != extraAmount * duration) revert BadAmount();
         address token = r.token;
         r.duration = uint64(duration + extraDuration);
         r.amount = uint128(amount + extraAmount);
@@ -224,11 +281,12 @@ contract GpuEscrow {
 
     // ---------------------------------------------------------------- operator / provider
 
-    /// @notice Start the rental clock, after SSH access was delivered and the GPU checked.
+    /// @notice Start the rental clock, after SSH access was delivered and the GPU checked. Operator only:
+    ///         a provider who could start would make an undelivered rental impossible to refund.
     function start(bytes32 id) external nonReentrant {
+        if (msg.sender != operator) revert Unauthorized();
         Rental storage r = _rentals[id];
         if (r.status != Status.Funded) revert WrongStatus(r.status);
-        if (msg.sender != operator && msg.sender != r.provider) revert Unauthorized();
         if (block.timestamp >= uint256(r.depositedAt) + startWindow) revert TooLate();
         r.status = Status.Active;
         r.startedAt = uint64(block.timestamp);
@@ -236,7 +294,7 @@ contract GpuEscrow {
     }
 
     /// @notice Refund a rental that never started, in full. Operator or provider: any time before
-    ///         start. Renter: once the start deadline has passed.
+    ///         start. Renter: once the start deadline has passed (the way out when the bot is down).
     function cancel(bytes32 id) external nonReentrant {
         Rental storage r = _rentals[id];
         if (r.status != Status.Funded) revert WrongStatus(r.status);
@@ -269,6 +327,7 @@ contract GpuEscrow {
 
     /// @notice Split a disputed deposit: renterBps of it to the renter, the rest to the provider
     ///         minus the fee on the provider's part. Arbiter only, before the dispute times out.
+    ///         Rounds like settle: the provider's gross share down, so an odd unit goes to the renter.
     function resolve(bytes32 id, uint256 renterBps) external nonReentrant {
         if (msg.sender != arbiter) revert Unauthorized();
         Rental storage r = _rentals[id];
@@ -276,10 +335,10 @@ contract GpuEscrow {
         if (block.timestamp >= uint256(r.disputedAt) + disputeTimeout) revert TooLate();
         if (renterBps > BPS) revert BadBps();
         uint256 amount = r.amount;
-        uint256 renterPart = amount * renterBps / BPS;
-        (uint256 providerPart, uint256 fee) = _pay(r, amount - renterPart, amount);
+        uint256 providerGross = amount * (BPS - renterBps) / BPS;
+        (uint256 providerPart, uint256 fee) = _pay(r, providerGross, amount);
         r.status = Status.Resolved;
-        emit Resolved(id, renterBps, renterPart, providerPart, fee);
+        emit Resolved(id, renterBps, amount - providerGross, providerPart, fee);
     }
 
     // ---------------------------------------------------------------- settlement
@@ -308,19 +367,58 @@ contract GpuEscrow {
 
     /// @notice Pull everything owed to the caller in `token` (address(0) = native coin).
     function withdraw(address token) external nonReentrant {
-        uint256 amount = owed[msg.sender][token];
-        if (amount == 0) revert NothingOwed();
-        owed[msg.sender][token] = 0;
-        emit Withdrawn(msg.sender, token, amount);
-        if (token == address(0)) {
-            (bool ok,) = msg.sender.call{value: amount}("");
-            if (!ok) revert TransferFailed();
-        } else {
-            _call(token, abi.encodeCall(IERC20Minimal.transfer, (msg.sender, amount)));
-        }
+        _withdraw(token, msg.sender);
+    }
+
+    /// @notice Pull everything owed to the caller in `token` and send it to `to`: for an account that
+    ///         cannot receive itself (a contract wallet without a receive function, a blocklisted one).
+    function withdrawTo(address token, address to) external nonReentrant {
+        if (to == address(0)) revert BadParty();
+        _withdraw(token, to);
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @notice The contract's version ("2": signed quotes, operator-only start, withdrawTo, maxDuration).
+    function version() external pure returns (string memory) {
+        return VERSION;
+    }
+
+    /// @notice Every parameter fixed at deploy.
+    function parameters() external view returns (Parameters memory) {
+        return Parameters({
+            version: VERSION,
+            operator: operator,
+            arbiter: arbiter,
+            admin: admin,
+            feeRecipient: feeRecipient,
+            feeBps: feeBps,
+            startWindow: startWindow,
+            disputeWindow: disputeWindow,
+            disputeTimeout: disputeTimeout,
+            maxDuration: maxDuration
+        });
+    }
+
+    /// @notice The EIP-712 domain separator (name "GpuEscrow", version "2", this chain, this contract).
+    function domainSeparator() public view returns (bytes32) {
+        return block.chainid == _deployChainId ? _deployDomainSeparator : _buildDomainSeparator();
+    }
+
+    /// @notice The digest the operator signs for a quote to `renter` (the fee is this contract's feeBps).
+    function quoteDigest(
+        bytes32 id,
+        address renter,
+        address provider,
+        address token,
+        uint256 amount,
+        uint256 duration,
+        uint256 expiry
+    ) public view returns (bytes32) {
+        bytes32 structHash =
+            keccak256(abi.encode(QUOTE_TYPEHASH, id, renter, provider, token, amount, duration, feeBps, expiry));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
 
     /// @notice A rental's full record (status None when unknown).
     function getRental(bytes32 id) external view returns (Rental memory) {
@@ -334,6 +432,26 @@ contract GpuEscrow {
     }
 
     // ---------------------------------------------------------------- internals
+
+    function _isRole(address account) private view returns (bool) {
+        return account == operator || account == arbiter || account == admin;
+    }
+
+    function _buildDomainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("GpuEscrow"), keccak256(bytes(VERSION)), block.chainid, address(this))
+        );
+    }
+
+    /// @dev The signer of `digest`, or address(0) for a malformed or malleable signature.
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address) {
+        if (signature.length != 65) return address(0);
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (uint256(s) > MAX_S || (v != 27 && v != 28)) return address(0);
+        return ecrecover(digest, v, r, s);
+    }
 
     function _end(Rental storage r) private view returns (uint256) {
         return r.stoppedAt != 0 ? r.stoppedAt : uint256(r.startedAt) + r.duration;
@@ -356,6 +474,19 @@ contract GpuEscrow {
         owed[r.renter][token] += amount - providerGross;
         owed[r.provider][token] += providerPart;
         owed[feeRecipient][token] += fee;
+    }
+
+    function _withdraw(address token, address to) private {
+        uint256 amount = owed[msg.sender][token];
+        if (amount == 0) revert NothingOwed();
+        owed[msg.sender][token] = 0;
+        emit Withdrawn(msg.sender, token, to, amount);
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            _call(token, abi.encodeCall(IERC20Minimal.transfer, (to, amount)));
+        }
     }
 
     /// @dev Take `amount` from the caller: msg.value for the native coin, else transferFrom of an

@@ -17,7 +17,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const SETTINGS = {
   evmVersion: "cancun",
   optimizer: { enabled: true, runs: 200 },
-  outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
+  outputSelection: {
+    "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences"] },
+  },
 };
 
 // Each unit: the directory holding its sources, the files to compile, and where artifacts go.
@@ -58,6 +60,9 @@ function compile(unit) {
         abi: c.abi,
         bytecode: "0x" + c.evm.bytecode.object,
         deployedBytecode: "0x" + c.evm.deployedBytecode.object,
+        // where the constructor writes each immutable into the runtime code (zeroed in deployedBytecode):
+        // the bot masks these to check a deployed contract's code against this artifact
+        immutableReferences: c.evm.deployedBytecode.immutableReferences || {},
       };
     }
   }

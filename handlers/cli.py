@@ -72,9 +72,20 @@ async def _migrate(args) -> int:
 
 async def _contract(args) -> int:
     from bot.app import deploy_contract
+    from bot.chain import admin
 
-    address = await deploy_contract(_load(args))
-    print(f"GpuEscrow deployed at {address}\nPut it in your configuration: [chain] escrow_address = \"{address}\"")
+    settings = _load(args)
+    if args.action == "show":
+        print("\n".join(await admin.show(settings)))
+        return 0
+    if args.action == "tokens":
+        tx = await admin.set_token_allowed(settings, args.symbol, args.change == "allow")
+        print(f"{args.symbol.upper()} is now {'allowed' if args.change == 'allow' else 'refused'} for new deposits "
+              f"(transaction {tx})")
+        return 0
+    address, block = await deploy_contract(settings)
+    print(f"GpuEscrow deployed at {address} (at or after block {block})\n"
+          f"Put it in your configuration:\n  [chain]\n  escrow_address = \"{address}\"\n  start_block = {block}")
     return 0
 
 
@@ -198,6 +209,19 @@ def _check_config(args) -> int:
           f"{'on' if settings.telegram.enabled else 'off'}; walletconnect: "
           f"{'configured' if settings.walletconnect.project_id else 'not configured'}")
     print(f"  master key: {'set' if settings.master_key else 'NOT SET (host keys cannot be stored)'}")
+    if getattr(args, "online", False):
+        from bot.services.contract_check import compare_online
+
+        lines, problems = asyncio.run(compare_online(settings))
+        for line in lines:
+            print(f"  escrow: {line}")
+        if problems:
+            print(f"{len(problems)} problem(s) against the deployed contract (its values are what the bot uses):",
+                  file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 1
+        print("  the configuration agrees with the deployed contract")
     return 0
 
 
@@ -235,9 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="bring the database schema up to date",
                        description="Apply every pending schema migration to the configured database.")
     m.add_argument("--database-url", help="override the database URL")
-    sub.add_parser("check-config", help="validate the configuration and list every problem",
-                   description="Validate the configuration (file and environment) and list every problem; "
-                   "nothing outside is contacted (see doctor).")
+    cc = sub.add_parser("check-config", help="validate the configuration and list every problem",
+                        description="Validate the configuration (file and environment) and list every problem; "
+                        "nothing outside is contacted (see doctor), unless --online.")
+    cc.add_argument("--online", action="store_true",
+                    help="also read the deployed escrow and report every setting that disagrees with it")
     sub.add_parser("doctor", help="check every outside part against the live configuration",
                    description="One line per check: database reachable and migrated, RPC and chain id, escrow "
                    "code and parameters, operator gas, WalletConnect relay, Discord and Telegram tokens, each "
@@ -247,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("deploy", help="deploy GpuEscrow with the configured operator, arbiter, fee",
                        description="Deploy GpuEscrow with the operator key; the operator, arbiter, fee and "
                        "windows come from the configuration and are fixed in the contract for good.")
+    actions.add_parser("show", help="what the deployed escrow enforces, and each configured token's status",
+                       description="Read the deployed escrow: version, code check, roles, fee, windows, longest "
+                       "rental, and whether each configured token is allowed for deposits.")
+    tokens = actions.add_parser("tokens", help="allow or refuse an ERC-20 token for new deposits (admin key)",
+                                description="Edit the escrow's token allow-list with GPUFLOW_ADMIN_KEY. Only plain "
+                                "ERC-20 tokens: fee-on-transfer and rebasing tokens break the escrow's accounting.")
+    tokens.add_argument("change", choices=["allow", "deny"])
+    tokens.add_argument("symbol", help="a token of [chain] tokens, e.g. USDC")
     return p
 
 

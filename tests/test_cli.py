@@ -96,8 +96,16 @@ def test_contract_deploy_on_anvil(tmp_path):
 
     with start_anvil() as node:
         cfg = tmp_path / "c.toml"
-        cfg.write_text(f'data_dir = "{tmp_path}"\nfee_recipient = "0x{"42" * 20}"\n'
-                       f'[chain]\nrpc_url = "{node.rpc_url}"\narbiter_address = "0x{"43" * 20}"\n')
+        base = (f'data_dir = "{tmp_path}"\nfee_recipient = "0x{"42" * 20}"\n'
+                f'[chain]\nrpc_url = "{node.rpc_url}"\narbiter_address = "0x{"43" * 20}"\n')
+        cfg.write_text(base)
+        no_admin = run_cli("--config", str(cfg), "contract", "deploy", env={"GPUFLOW_OPERATOR_KEY": ANVIL_KEYS[0]})
+        assert no_admin.returncode == 1 and "chain.admin_address" in no_admin.stderr, no_admin.stderr
+        cfg.write_text(base + f'admin_address = "0x{"43" * 20}"\n')        # the arbiter's address again
+        same = run_cli("--config", str(cfg), "contract", "deploy", env={"GPUFLOW_OPERATOR_KEY": ANVIL_KEYS[0]})
+        assert same.returncode == 1 and "arbiter and the admin must be different" in same.stderr, same.stderr
+        assert "Traceback" not in no_admin.stderr + same.stderr
+        cfg.write_text(base + f'admin_address = "0x{"44" * 20}"\n')
         result = run_cli("--config", str(cfg), "contract", "deploy", env={"GPUFLOW_OPERATOR_KEY": ANVIL_KEYS[0]})
         assert result.returncode == 0, result.stderr
         address = result.stdout.split("deployed at ")[1].split()[0]

@@ -21,6 +21,7 @@ class Artifact:
     deployed_bytecode: str
     compiler_version: str
     source_sha256: str
+    immutable_ranges: tuple[tuple[int, int], ...] = ()   # (start, length) in the runtime code, per immutable
 
 
 @lru_cache(maxsize=8)
@@ -32,4 +33,6 @@ def load_artifact(name: str = "GpuEscrow", path: str | None = None) -> Artifact:
     data = json.loads(file.read_text(encoding="utf-8"))
     return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"],
                     deployed_bytecode=data["deployedBytecode"], compiler_version=data["compiler"]["version"],
-                    source_sha256=data["sourceSha256"])
+                    source_sha256=data["sourceSha256"],
+                    immutable_ranges=tuple((r["start"], r["length"]) for refs in data.get("immutableReferences", {}).values()
+                                           for r in refs))

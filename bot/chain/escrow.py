@@ -1,8 +1,9 @@
-"""The escrow from the bot's side: unsigned transactions for renters' wallets, the operator's and
-arbiter's own transactions, state reads, and deployment."""
+"""The escrow from the bot's side: signed quotes and unsigned transactions for renters' wallets,
+the operator's and arbiter's own transactions, and state reads (deployment: bot.chain.deploy)."""
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -12,6 +13,7 @@ from web3 import AsyncWeb3
 from web3.exceptions import ContractCustomError
 
 from bot.chain.artifact import load_artifact
+from bot.chain.quotes import Quote, QuoteSigner, SignedQuote
 from bot.chain.rpc import wait_for_receipt
 from bot.chain.sender import TxSender
 
@@ -60,6 +62,22 @@ class RentalRecord:
 
 
 @dataclass(frozen=True)
+class EscrowParameters:
+    """Everything the contract fixed at deploy (its `parameters()` view)."""
+
+    version: str
+    operator: str
+    arbiter: str
+    admin: str
+    fee_recipient: str
+    fee_bps: int
+    start_window: int
+    dispute_window: int
+    dispute_timeout: int
+    max_duration: int
+
+
+@dataclass(frozen=True)
 class TxOutcome:
     tx_hash: str
     block_number: int
@@ -95,10 +113,13 @@ def _token(token: str | None) -> str:
     return NATIVE if token is None else to_checksum_address(token)
 
 
-def extra_amount_for(record: RentalRecord, extra_duration: int) -> int:
+def extra_amount_for(record: RentalRecord, extra_duration: int, max_duration: int | None = None) -> int:
     """The exact top-up for `extra_duration` more seconds at the rental's price per second."""
     if extra_duration <= 0:
         raise ValueError("extra duration must be positive")
+    if max_duration is not None and record.duration + extra_duration > max_duration:
+        raise ValueError(f"a rental can last at most {max_duration // 3600} h in all on this escrow "
+                         f"({max(0, max_duration - record.duration) // 3600} h more for this one)")
     total = extra_duration * record.amount
     if total % record.duration:
         raise ValueError("that extension does not cost a whole number of base units; pick another length")
@@ -106,16 +127,20 @@ def extra_amount_for(record: RentalRecord, extra_duration: int) -> int:
 
 
 class EscrowClient:
-    """One deployed GpuEscrow on one chain. `operator`/`arbiter` are optional TxSenders."""
+    """One deployed GpuEscrow on one chain. `operator`/`arbiter` are optional TxSenders; `quoter`
+    (the operator's key too) signs deposit quotes."""
 
     def __init__(self, w3: AsyncWeb3, address: str, chain_id: int, *, operator: TxSender | None = None,
-                 arbiter: TxSender | None = None, receipt_wait_s: float = 120.0) -> None:
+                 arbiter: TxSender | None = None, quoter: QuoteSigner | None = None,
+                 receipt_wait_s: float = 120.0) -> None:
         self.w3 = w3
         self.receipt_wait_s = receipt_wait_s
         self.address = to_checksum_address(address)
         self.chain_id = chain_id
         self.operator = operator
         self.arbiter = arbiter
+        self.quoter = quoter
+        self._parameters: EscrowParameters | None = None
         abi = load_artifact().abi
         self.contract = w3.eth.contract(address=self.address, abi=abi)
         self._erc20 = w3.eth.contract(abi=ERC20_APPROVE_ABI)
@@ -129,11 +154,27 @@ class EscrowClient:
         return UnsignedTx(to=self.address, data=self.contract.encode_abi(fn, args=args), value=value,
                           chainId=self.chain_id)
 
-    def deposit_txs(self, rental_id: bytes | str, provider: str, token: str | None, amount: int,
-                    duration: int) -> list[UnsignedTx]:
-        """Native coin: one deposit carrying the value. ERC-20: approve exactly `amount`, then deposit."""
-        token = _token(token)
-        args = [rental_id_bytes(rental_id), to_checksum_address(provider), token, amount, duration]
+    def sign_quote(self, rental_id: str, renter: str, provider: str, token: str | None, amount: int,
+                   duration: int, fee_bps: int, expiry: int) -> SignedQuote:
+        """The operator's signature over a deposit's exact terms, for `renter` only, until `expiry`."""
+        if self.quoter is None:
+            raise RuntimeError("this bot holds no operator key, so it cannot quote deposits")
+        return self.quoter.sign(Quote(id="0x" + rental_id_bytes(rental_id).hex(), renter=to_checksum_address(renter),
+                                      provider=to_checksum_address(provider), token=_token(token), amount=amount,
+                                      duration=duration, fee_bps=fee_bps, expiry=expiry))
+
+    @staticmethod
+    def deposit_args(signed: SignedQuote) -> list[Any]:
+        """deposit(id, provider, token, amount, duration, expiry, signature): the renter is the sender."""
+        q = signed.quote
+        return [rental_id_bytes(q.id), to_checksum_address(q.provider), _token(q.token), q.amount, q.duration,
+                q.expiry, bytes(HexBytes(signed.signature))]
+
+    def deposit_txs(self, signed: SignedQuote) -> list[UnsignedTx]:
+        """Native coin: one deposit carrying the value. ERC-20: approve exactly `amount`, then deposit.
+        Only the quote's renter can send them (the contract checks the operator signed it for them)."""
+        token, amount = _token(signed.quote.token), signed.quote.amount
+        args = self.deposit_args(signed)
         if token == NATIVE:
             return [self._tx("deposit", args, amount)]
         return [self._approve(token, amount), self._tx("deposit", args)]
@@ -152,10 +193,16 @@ class EscrowClient:
         record = await self.rental(rental_id)
         if record.status != Status.ACTIVE:
             raise ValueError("only a running rental can be extended")
-        return self.extend_txs(rental_id, record.token, extra_duration, extra_amount_for(record, extra_duration))
+        limit = (await self.parameters()).max_duration
+        return self.extend_txs(rental_id, record.token, extra_duration,
+                               extra_amount_for(record, extra_duration, limit))
 
     def withdraw_tx(self, token: str | None) -> UnsignedTx:
         return self._tx("withdraw", [_token(token)])
+
+    def withdraw_to_tx(self, token: str | None, to: str) -> UnsignedTx:
+        """Pay what the sender is owed to another address (a wallet that cannot receive itself)."""
+        return self._tx("withdrawTo", [_token(token), to_checksum_address(to)])
 
     def end_early_tx(self, rental_id: bytes | str) -> UnsignedTx:
         return self._tx("endEarly", [rental_id_bytes(rental_id)])
@@ -219,6 +266,14 @@ class EscrowClient:
         return TxOutcome(tx_hash=tx_hash.to_0x_hex(), block_number=receipt["blockNumber"],
                          gas_used=receipt["gasUsed"])
 
+    def error_in(self, text: str) -> str | None:
+        """The escrow's custom error named by the first known selector in `text` (a wallet's or a node's
+        revert message), if any."""
+        for selector in re.findall(r"0x[0-9a-fA-F]{8}", text or ""):
+            if name := self._errors.get(selector.lower()):
+                return name
+        return None
+
     def error_name(self, exc: ContractCustomError) -> str:
         data = str(getattr(exc, "data", "") or "")
         return self._errors.get(data[:10].lower(), data[:10] or "unknown")
@@ -243,22 +298,11 @@ class EscrowClient:
     async def token_allowed(self, token: str) -> bool:
         return await self.contract.functions.tokenAllowed(to_checksum_address(token)).call()
 
-
-async def deploy_escrow(w3: AsyncWeb3, deployer_key: str, *, operator: str, arbiter: str, fee_recipient: str,
-                        fee_bps: int, start_window: int, dispute_window: int, dispute_timeout: int,
-                        admin: str | None = None, timeout_s: float = 300.0) -> str:
-    """Deploy GpuEscrow from the committed artifact; returns its checksum address.
-
-    `admin` (who edits the token allow-list) defaults to the deployer.
-    """
-    art = load_artifact()
-    chain_id = await w3.eth.chain_id
-    sender = TxSender(w3, deployer_key, chain_id)
-    factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-    args = [to_checksum_address(operator), to_checksum_address(arbiter), to_checksum_address(fee_recipient),
-            fee_bps, start_window, dispute_window, dispute_timeout, to_checksum_address(admin or sender.address)]
-    data = factory.constructor(*args).data_in_transaction
-    receipt = await sender.send_and_wait(None, data, timeout_s=timeout_s)
-    if receipt["status"] != 1 or not receipt["contractAddress"]:
-        raise TxFailed("escrow deployment reverted (check fee_bps <= 1000, windows > 0, distinct arbiter)")
-    return to_checksum_address(receipt["contractAddress"])
+    async def parameters(self) -> EscrowParameters:
+        """The contract's fixed parameters, read once (they are immutable) and kept."""
+        if self._parameters is None:
+            p = await self.contract.functions.parameters().call()
+            self._parameters = EscrowParameters(
+                version=p[0], operator=p[1], arbiter=p[2], admin=p[3], fee_recipient=p[4], fee_bps=p[5],
+                start_window=p[6], dispute_window=p[7], dispute_timeout=p[8], max_duration=p[9])
+        return self._parameters

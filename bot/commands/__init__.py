@@ -5,7 +5,9 @@ Front-end authors: read bot/chat/README.md.
 """
 from bot.commands.reply import Reply
 from bot.commands.router import CommandRouter
-from bot.commands.spec import TABLE, Autocomplete, Command, Param, PType, Role, top_level
+from bot.commands.spec import TABLE, Autocomplete, Command, Param, PType, Role, load, top_level
+
+load()      # the command modules register themselves in TABLE
 
 COMMANDS = TABLE
 

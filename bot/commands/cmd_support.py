@@ -85,6 +85,13 @@ async def _setup(call: Call) -> Reply:
 ROLE_HEADINGS = {Role.PROVIDER: "For providers:", Role.SUPPORT: "For support staff:", Role.ADMIN: "For admins:"}
 
 
+@command("status", "admins: the bot's health: rentals by state, messages waiting or failed, the chain watcher",
+         role=Role.ADMIN, private=True)
+async def _status(call: Call) -> Reply:
+    view = await call.services.status.snapshot(call.actor)
+    return Reply("status", ra.status_view(view), private=True, views=(view,))
+
+
 @command("help", "this list",
          Param("command", PType.TEXT, "a command to explain, e.g. rent", required=False, max_length=40))
 async def _help(call: Call) -> Reply:

@@ -23,6 +23,9 @@ def payment_request(req: PaymentRequest) -> Message:
         msg.add("  or send from your linked wallet, in this order:")
         for tx in req.txs:
             msg.add("    to ", code(tx["to"]), " value ", code(str(tx["value"])), " data ", code(tx["data"]))
+    if req.valid_until:
+        msg.add(f"  Only your linked wallet can send it, until {when(req.valid_until)}; after that the escrow "
+                "refuses it (nothing is taken but gas): send ", code(req.renew), " for a fresh one.")
     msg.add("  The bot acts once the chain confirms it.")
     return msg
 
@@ -114,4 +117,34 @@ def resolve_confirmation(rental_id: int, percent: int, note: str) -> Message:
     if note:
         args["note"] = note
     msg.actions.append(Action("Confirm", "resolve", args, ActionStyle.DANGER))
+    return msg
+
+
+def status_view(v) -> Message:
+    """/status: one line per figure, in the order an operator checks them."""
+    from decimal import Decimal
+
+    msg = Message(title="Bot status")
+    rentals = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in sorted(v.rentals.items())) or "none yet"
+    msg.add("Rentals: ", rentals)
+    waiting = ", ".join(f"{n} on {p}" for p, n in sorted(v.deliveries_waiting.items())) or "none"
+    line = ["Messages waiting: ", waiting]
+    if v.oldest_waiting_s is not None:
+        line.append(f" (oldest {v.oldest_waiting_s:.0f} s)")
+    msg.add(*line)
+    if v.deliveries_failed:
+        msg.add("Messages failed for good: ",
+                ", ".join(f"{n} on {p}" for p, n in sorted(v.deliveries_failed.items())))
+    if v.operator is None and v.chain_head is None:
+        msg.add("Chain: no escrow contract configured")
+        return msg
+    if v.chain_head is None:
+        msg.add("Chain: the RPC does not answer")
+    else:
+        behind = "" if v.watcher_block is None else f", {max(v.chain_head - v.watcher_block, 0)} behind the head"
+        msg.add("Chain: head ", code(str(v.chain_head)), "; watcher at ",
+                code(str(v.watcher_block) if v.watcher_block is not None else "not started"), behind)
+    if v.operator is not None:
+        balance = "unknown" if v.operator_balance is None else f"{Decimal(v.operator_balance).scaleb(-18).normalize():f}"
+        msg.add("Operator ", code(v.operator), f": {balance} in the chain's coin, for gas")
     return msg

@@ -152,6 +152,8 @@ class Rental(Base):
     refund_reason: Mapped[str | None] = mapped_column(Text)          # set: the bot must cancel on chain
     renter_address: Mapped[str | None] = mapped_column(String(42))   # quoted wallet addresses: the deposit
     provider_address: Mapped[str | None] = mapped_column(String(42)) # must come from / pay exactly these
+    quote_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the last signed deposit quote:
+    quote_signature: Mapped[str | None] = mapped_column(String(132))         # the operator's EIP-712 signature
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # provisioning tries
     # when a worker may next take up the rental's current step: a claim's lease (a crashed worker's
     # claim runs out) or the next try after a transient failure (an unreachable host)

@@ -23,6 +23,7 @@ from bot.services.kv import KeyValueService
 from bot.services.payments import PaymentService
 from bot.services.places import PlaceService
 from bot.services.rentals import RentalService
+from bot.services.status import StatusService
 from bot.services.suggestions import SuggestionService
 from bot.services.users import UserService
 from bot.services.wallets import WalletService
@@ -45,6 +46,7 @@ class Services:
         self.timers = TimerService(ctx)           # reminders kept in the store
         self.wallets = WalletService(ctx)
         self.payments = PaymentService(ctx)
+        self.status = StatusService(ctx)
         self.places = PlaceService(ctx)          # who the caller is where they call from; chat set-ups
         self.kv = KeyValueService(ctx)
         self.suggestions = SuggestionService(ctx)

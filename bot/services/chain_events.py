@@ -1,9 +1,11 @@
 """Applies escrow events to the store, inside the watcher's transaction (exactly once each).
 
 The chain is the source of truth for money: a rental is funded when its Deposited event is
-confirmed, not when a wallet says it sent something. A deposit that does not match the quote
-(renter, provider, token, amount, duration, fee) is recorded, flagged, and refunded — never
-provisioned.
+confirmed, not when a wallet says it sent something. GpuEscrow v2 takes a deposit only with the
+operator's signature over the rental's exact terms, from the quoted wallet, so a deposit cannot
+differ from its rental; the comparison below stays as a guard (a difference means something signed
+with the operator key that this bot did not quote): such a deposit is flagged, refunded, never
+provisioned, and support is told.
 """
 from __future__ import annotations
 
@@ -93,8 +95,14 @@ class RentalEventHandler:
             rental.refund_reason = "the deposit does not match the quote: " + "; ".join(problems)
             add_timeline(session, rental.id, "deposit_flagged", rental.refund_reason)
             await enqueue(session, f"rental:{rental.id}:deposit-mismatch", "dm",
-                          f"Rental #{rental.id}: your deposit does not match the quote ({'; '.join(problems)}). "
-                          "It will be refunded in full; nothing was provisioned.", user_id=rental.renter_id,
+                          f"Rental #{rental.id}: the deposit on chain does not match the quote "
+                          f"({'; '.join(problems)}), so nothing was provisioned. The bot refunds all of it to "
+                          f"the wallet that paid ({event.args['renter']}); you will be told when it can be "
+                          "withdrawn.", user_id=rental.renter_id, rental_id=rental.id)
+            await enqueue(session, f"rental:{rental.id}:deposit-mismatch-support", "support",
+                          f"Rental #{rental.id}: the escrow accepted a deposit that differs from the rental's "
+                          f"quote ({'; '.join(problems)}). Deposits need the operator key's signature: check "
+                          "the fee configuration and who else holds that key. The bot refunds it.",
                           rental_id=rental.id)
             return
         await enqueue(session, f"rental:{rental.id}:funded", "dm",

@@ -39,6 +39,7 @@ class ServiceContext:
     escrow: Any = None          # bot.chain.escrow.EscrowClient
     ssh: Any = None             # bot.ssh.SshPool
     bridge: Any = None          # bot.services.walletflow.WalletBridge
+    contract: Any = None        # bot.services.contract_check.ContractState, once the escrow was read
     doorbell: Any = None        # bot.delivery.doorbell.Doorbell: wakes front-ends when work arrives
 
     def __post_init__(self) -> None:

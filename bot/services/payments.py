@@ -5,6 +5,7 @@ a payment link / the raw transaction where WalletConnect is not set up."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.chain.escrow import EscrowError, UnsignedTx
 from bot.db.models import Rental, User
@@ -13,6 +14,7 @@ from bot.domain.pricing import format_amount
 from bot.domain.states import RentalState
 from bot.services.common import get_rental, token_of
 from bot.services.context import Actor, ServiceContext
+from bot.services.quoting import DepositQuotes
 from bot.wallet.links import eip681_call
 
 S = RentalState
@@ -25,6 +27,8 @@ class PaymentRequest:
     sent_to_wallet: bool                 # the wallet was asked; watch it
     payment_link: str | None = None      # EIP-681, native coin only
     notes: list[str] = field(default_factory=list)
+    valid_until: datetime | None = None  # a deposit quote's expiry: after it the escrow refuses the deposit
+    renew: str | None = None             # the command that makes a fresh request (e.g. "/pay 5")
 
 
 class PaymentService:
@@ -37,29 +41,42 @@ class PaymentService:
         return self.ctx.escrow
 
     async def _request(self, actor: Actor, what: str, txs: list[UnsignedTx], key: str,
-                       link: str | None = None) -> PaymentRequest:
+                       link: str | None = None, deposit_of: int | None = None, **extra) -> PaymentRequest:
         sent = False
         if self.ctx.bridge is not None:
-            sent = await self.ctx.bridge.send(actor, txs, what, key)
-        return PaymentRequest(what=what, txs=txs, sent_to_wallet=sent, payment_link=link)
+            sent = await self.ctx.bridge.send(actor, txs, what, key, deposit_of=deposit_of)
+        return PaymentRequest(what=what, txs=txs, sent_to_wallet=sent, payment_link=link, **extra)
 
     async def deposit(self, actor: Actor, rental_id: int) -> PaymentRequest:
+        """A fresh signed quote for the rental, as the deposit transaction(s) and, for the native coin,
+        a payment link; the renter's wallet is asked too when it is connected."""
         escrow = self._escrow()
+        quotes = DepositQuotes(self.ctx)
         async with self.ctx.sessions() as session:
             rental = await self._renter_rental(session, actor, rental_id)
+        if rental.state != S.AWAITING_DEPOSIT.value:
+            raise Conflict(f"rental #{rental_id} is not waiting for a deposit")
+        await quotes.check_terms(rental)
+        async with self.ctx.sessions.begin() as session:
+            rental = await session.get(Rental, rental_id, with_for_update=True)
             if rental.state != S.AWAITING_DEPOSIT.value:
                 raise Conflict(f"rental #{rental_id} is not waiting for a deposit")
-            txs = escrow.deposit_txs(rental.escrow_id, rental.provider_address, rental.token_address,
-                                     rental.amount, rental.hours * 3600)
+            try:
+                signed = quotes.sign(rental)
+            except RuntimeError as exc:           # no operator key: say so, not a traceback
+                raise NotAvailableYet(str(exc)) from None
+        txs = escrow.deposit_txs(signed)
         token = token_of(self.ctx.settings, rental.token_symbol, rental.token_decimals, rental.token_address)
         link = None
         if token.is_native:   # EIP-681 can carry a native-coin call; an ERC-20 deposit needs approve first
-            link = eip681_call(escrow.address, self.ctx.settings.chain.chain_id, "deposit", value_wei=rental.amount,
-                               args=[("bytes32", rental.escrow_id), ("address", rental.provider_address),
-                                     ("address", "0x" + "00" * 20), ("uint256", rental.amount),
-                                     ("uint256", rental.hours * 3600)])
+            q = signed.quote
+            link = eip681_call(escrow.address, self.ctx.settings.chain.chain_id, "deposit", value_wei=q.amount,
+                               args=[("bytes32", q.id), ("address", q.provider), ("address", q.token),
+                                     ("uint256", q.amount), ("uint256", q.duration), ("uint256", q.expiry),
+                                     ("bytes", signed.signature)])
         return await self._request(actor, f"Deposit {format_amount(rental.amount, token)} for rental #{rental.id}",
-                                   txs, f"deposit:{rental.id}", link)
+                                   txs, f"deposit:{rental.id}", link, rental.id,
+                                   valid_until=rental.quote_expires_at, renew=f"/pay {rental.id}")
 
     async def extend(self, actor: Actor, rental_id: int, hours: int) -> PaymentRequest:
         escrow = self._escrow()

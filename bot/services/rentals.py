@@ -13,6 +13,7 @@ from bot.domain.pricing import quote
 from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, capacity_changed, get_offer, get_rental, move, rental_view
 from bot.services.context import Actor, ServiceContext
+from bot.services.quoting import DepositQuotes
 from bot.services.views import RentalView
 
 MAX_LISTED = 25
@@ -25,11 +26,17 @@ class RentalService:
     async def create(self, actor: Actor, offer_id: int, hours: int) -> RentalView:
         """Reserve a slot of the offer and open a rental awaiting the renter's deposit."""
         settings = self.ctx.settings
+        fee_bps = settings.fee_bps
+        if self.ctx.escrow is not None:     # the contract's fee and length limit are the truth
+            terms = await DepositQuotes(self.ctx).contract_terms(f"/rent {offer_id} {hours}")
+            fee_bps = terms.fee_bps
+            if hours * 3600 > terms.max_duration:
+                raise InvalidInput(f"a rental can last at most {terms.max_duration // 3600} h on this bot")
         async with self.ctx.sessions.begin() as session:
             offer = await get_offer(session, offer_id)
             provider = await session.get(Provider, offer.provider_id)
             self._check_rentable(actor, offer, hours, provider)
-            q = quote(offer.price_per_hour, hours, settings.fee_bps)
+            q = quote(offer.price_per_hour, hours, fee_bps)
             renter_address = provider_address = None
             if self.ctx.escrow is not None:
                 renter_address = (await session.get(User, actor.user_id)).wallet_address

@@ -21,6 +21,7 @@ from bot.delivery.kinds import Kind
 from bot.delivery.notify import notify
 from bot.domain.errors import NotAvailableYet, UserError
 from bot.services.context import Actor, ServiceContext
+from bot.services.quoting import DepositQuotes
 from bot.services.wallets import WalletService
 from bot.wallet.links import WalletLink, qr_png, wallet_links
 from bot.wallet.mismatch import explain_mismatch
@@ -32,6 +33,7 @@ from bot.wallet.walletconnect.session import Session
 log = logging.getLogger(__name__)
 LINK_METHODS = ["personal_sign", "eth_sendTransaction"]
 SEND_EXPIRY_S = 900          # how long a payment request waits in the wallet
+REVERT_WATCH_S = 300.0       # how long a sent deposit is watched for a revert worth explaining
 
 
 class DbBackend:
@@ -123,43 +125,68 @@ class WalletBridge:
                            "link-failed")
 
     # ---- payments: ask the wallet to send transactions, in order -------------------------------
-    async def send(self, actor: Actor, txs: list[UnsignedTx], what: str, key: str) -> bool:
-        """Ask the person's wallet to send `txs` in order; False when they have no live session."""
+    async def send(self, actor: Actor, txs: list[UnsignedTx], what: str, key: str,
+                   deposit_of: int | None = None) -> bool:
+        """Ask the person's wallet to send `txs` in order; False when they have no live session.
+        `deposit_of`: the rental whose deposit this is, so that a failure (the wallet's refusal, or a
+        transaction mined but reverted) is explained with what to do now (an expired quote: /pay)."""
         topic = await self.wallets.session_of(actor.user_id)
         if topic is None or topic not in self.client.sessions:
             return False
-        self.spawn(self._send(actor, topic, txs, what, key))
+        self.spawn(self._send(actor, topic, txs, what, key, deposit_of))
         return True
 
-    async def _send(self, actor: Actor, topic: str, txs: list[UnsignedTx], what: str, key: str) -> None:
+    async def _send(self, actor: Actor, topic: str, txs: list[UnsignedTx], what: str, key: str,
+                    deposit_of: int | None = None) -> None:
         address = await self.wallets.linked_address(actor)
         session = self.client.sessions.get(topic)
         problem = session and explain_mismatch(session.accounts, self.ctx.settings.chain.chain_id, address)
         if problem:
             await self._dm(actor, f"{what}: {problem}.", f"{key}:mismatch")
             return
-        await self._guard_send(actor, what, key, lambda: self._send_from(actor, topic, address, txs, what, key))
+        await self._guard_send(actor, what, key, lambda: self._send_from(actor, topic, address, txs, what, key,
+                                                                         deposit_of=deposit_of), deposit_of)
 
     async def _send_from(self, actor: Actor, topic: str, address: str | None, txs: list[UnsignedTx], what: str,
-                         key: str, answered: Awaitable[object] | None = None) -> None:
+                         key: str, answered: Awaitable[object] | None = None, deposit_of: int | None = None) -> None:
         """Send `txs` one after the other (after `answered`, the wallet's answer to the one before)."""
-        if answered is not None:
-            await answered
+        tx_hash = await answered if answered is not None else None
         for i, tx in enumerate(txs):
             context = {"flow": "send", "actor": _who(actor), "what": what, "key": key, "address": address,
-                       "rest": txs[i + 1:]}
-            await self.client.request(topic, tx["chainId"], "eth_sendTransaction",
-                                      [{"from": address, "to": tx["to"], "data": tx["data"], "value": hex(tx["value"])}],
-                                      expiry=SEND_EXPIRY_S, context=context)
+                       "rest": txs[i + 1:], "deposit_of": deposit_of}
+            tx_hash = await self.client.request(
+                topic, tx["chainId"], "eth_sendTransaction",
+                [{"from": address, "to": tx["to"], "data": tx["data"], "value": hex(tx["value"])}],
+                expiry=SEND_EXPIRY_S, context=context)
         await self._dm(actor, f"{what}: your wallet sent it; the bot will confirm once the chain does.", f"{key}:sent")
+        if deposit_of is not None and isinstance(tx_hash, str):
+            await self._report_revert(actor, tx_hash, what, key, deposit_of)
 
-    async def _guard_send(self, actor: Actor, what: str, key: str, work: Callable[[], Awaitable[None]]) -> None:
+    async def _report_revert(self, actor: Actor, tx_hash: str, what: str, key: str, rental_id: int) -> None:
+        """A wallet may send what the contract then refuses (a quote that expired meanwhile): say so."""
+        from bot.chain.rpc import wait_for_receipt
+
+        if self.ctx.escrow is None:
+            return
+        try:
+            receipt = await wait_for_receipt(self.ctx.escrow.w3, tx_hash, timeout_s=REVERT_WATCH_S, poll_s=1.0)
+        except Exception:  # noqa: BLE001 - not mined yet or RPC trouble: the watcher still decides
+            return
+        if receipt["status"] != 1:
+            explained = await DepositQuotes(self.ctx).explain_failure(rental_id, "reverted")
+            await self._dm(actor, f"{what}: {explained}", f"{key}:reverted")
+
+    async def _guard_send(self, actor: Actor, what: str, key: str, work: Callable[[], Awaitable[None]],
+                          deposit_of: int | None = None) -> None:
         try:
             await work()
         except ClientClosing:
             return
         except WalletConnectError as exc:
-            await self._dm(actor, f"{what}: {_plain(exc)}", f"{key}:failed")
+            text = _plain(exc)
+            if deposit_of is not None:      # the wallet's own words may name the escrow's error
+                text = await DepositQuotes(self.ctx).explain_failure(deposit_of, f"{text} {exc.detail}")
+            await self._dm(actor, f"{what}: {text}", f"{key}:failed")
         except Exception:
             log.exception("wallet request failed")
             await self._dm(actor, f"{what}: something went wrong on our side; nothing was sent by the bot. "
@@ -182,9 +209,10 @@ class WalletBridge:
         elif flow == "send" and item.lapsed:
             await self._lapsed_send(actor, context, item.outcome)
         elif flow == "send":
+            deposit_of = context.get("deposit_of")
             await self._guard_send(actor, context["what"], context["key"], lambda: self._send_from(
                 actor, item.topic, context.get("address"), context.get("rest") or [], context["what"],
-                context["key"], answered=item.outcome))
+                context["key"], answered=item.outcome, deposit_of=deposit_of), deposit_of)
         else:
             log.warning("dropping a stored wallet request of an unknown flow %r", flow)
 

@@ -2,7 +2,15 @@
 pragma solidity ^0.8.24;
 
 interface IGpuEscrow {
-    function deposit(bytes32 id, address provider, address token, uint256 amount, uint256 duration) external payable;
+    function deposit(
+        bytes32 id,
+        address provider,
+        address token,
+        uint256 amount,
+        uint256 duration,
+        uint256 expiry,
+        bytes calldata signature
+    ) external payable;
     function withdraw(address token) external;
     function cancel(bytes32 id) external;
     function settle(bytes32 id) external;
@@ -28,8 +36,12 @@ contract ReentrantAttacker {
         reenterId = reenterId_;
     }
 
-    function depositNative(bytes32 id, address provider, uint256 duration) external payable {
-        escrow.deposit{value: msg.value}(id, provider, address(0), msg.value, duration);
+    /// @dev Deposit under a quote the operator signed for this contract's address.
+    function depositNative(bytes32 id, address provider, uint256 duration, uint256 expiry, bytes calldata signature)
+        external
+        payable
+    {
+        escrow.deposit{value: msg.value}(id, provider, address(0), msg.value, duration, expiry, signature);
     }
 
     function cancel(bytes32 id) external {

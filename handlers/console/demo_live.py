@@ -30,7 +30,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from bot.chain.escrow import deploy_escrow
+from bot.chain.deploy import deploy_escrow
 from bot.chain.rpc import make_web3
 from bot.config import Settings, TokenSettings
 from bot.crypto import generate_master_key
@@ -42,6 +42,7 @@ from handlers.console.repl import ConsoleFrontend
 CHAIN_ID = 31337
 FEE_BPS = 100
 START_WINDOW = 3600
+MAX_DURATION = 90 * 86400
 DISPUTE_WINDOW = 600
 DISPUTE_TIMEOUT = 7 * 86400
 STEP_TIMEOUT_S = 45.0
@@ -207,9 +208,10 @@ class LiveDemo:
         self.stack.push_async_callback(self.w3.provider.disconnect)
         address = lambda key: Account.from_key(key).address  # noqa: E731
         escrow = await deploy_escrow(self.w3, self.deployer_key, operator=address(self.operator_key),
-                                     arbiter=address(self.arbiter_key), fee_recipient=address(self.fee_key),
+                                     arbiter=address(self.arbiter_key), admin=address(self.deployer_key),
+                                     fee_recipient=address(self.fee_key),
                                      fee_bps=FEE_BPS, start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
-                                     dispute_timeout=DISPUTE_TIMEOUT)
+                                     dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
         start_block = await self.w3.eth.block_number
         self.say(f"- local chain (anvil) standing in for Ethereum: {self.anvil.rpc_url}, chain id {CHAIN_ID}; "
                  f"the real GpuEscrow contract deployed at {escrow}. The bot's operator and arbiter, the fee "
@@ -246,7 +248,8 @@ class LiveDemo:
             fee_bps=FEE_BPS, deposit_timeout_s=1800,
             chain={"rpc_url": self.anvil.rpc_url, "chain_id": CHAIN_ID, "escrow_address": escrow,
                    "confirmations": 1, "start_window_s": START_WINDOW, "dispute_window_s": DISPUTE_WINDOW,
-                   "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
+                   "dispute_timeout_s": DISPUTE_TIMEOUT, "max_duration_s": MAX_DURATION,
+                   "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
             walletconnect={"relay_url": self.relay.url, "app_name": "gpuflow demo"},
             ssh={"helper_path": self.sshd.helper if self.sshd else "/usr/local/sbin/gpuflow-helper",
                  "retries": 2, "command_timeout_s": 30},
@@ -353,9 +356,10 @@ class LiveDemo:
         async def credentials() -> bool:
             return self.got(self.renter.user_id, "is ready", sensitive=True) is not None
         await self.until("the credentials delivered", credentials)
-        view = await self.rental(self.renter, self.rental_id)
-        if view.state != "active":
-            raise StepFailed(f"rental #{self.rental_id} is {view.state}, not active")
+
+        async def started() -> bool:   # the login is handed over with the start transaction, before it is mined
+            return (await self.rental(self.renter, self.rental_id)).state == "active"
+        await self.until("the rental started on chain", started)
         self.say("(credentials delivered privately to the renter)")
         body = self.got(self.renter.user_id, "is ready", sensitive=True).body
         user = re.search(r"user (r_[a-z0-9_]+)", body).group(1)

@@ -13,6 +13,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
+from bot.chain.quotes import Quote, QuoteSigner
 from tests.support.anvil import ANVIL_KEYS, Anvil, start_anvil
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +22,14 @@ FEE_BPS = 250
 START_WINDOW = 3600
 DISPUTE_WINDOW = 86400
 DISPUTE_TIMEOUT = 7 * 86400
+MAX_DURATION = 30 * 86400
+QUOTE_TTL = 3600
+SEND_GAS = 1_000_000
 
 ADDR = [Account.from_key(k).address for k in ANVIL_KEYS]
 DEPLOYER, OPERATOR, ARBITER, FEE_RECIPIENT, RENTER, PROVIDER, RENTER2, PROVIDER2, STRANGER = ADDR[:9]
+ADMIN = DEPLOYER          # the escrow's admin (token allow-list) is the deployer in these tests
+OPERATOR_KEY = ANVIL_KEYS[1]
 
 
 def load_artifact(rel: str) -> dict[str, Any]:
@@ -52,16 +58,28 @@ class Chain:
     errors: dict[str, str]
 
     def send(self, sender: str, fn: Any, value: int = 0) -> Any:
-        """Send a contract call from an unlocked anvil account; return its (successful) receipt."""
-        tx_hash = fn.transact({"from": sender, "value": value})
+        """Send a contract call from an unlocked anvil account; return its (successful) receipt.
+        Gas is fixed, not estimated: an estimate runs at the latest block's time, not at a time set
+        with set_next(), so it could refuse what the mined block accepts."""
+        tx_hash = fn.transact({"from": sender, "value": value, "gas": SEND_GAS})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         assert receipt.status == 1
         return receipt
 
     def reverts(self, error: str, sender: str, fn: Any, value: int = 0) -> None:
-        """Assert that the call reverts with the escrow's custom error `error`."""
-        with pytest.raises((ContractCustomError, ContractLogicError, Web3RPCError)) as info:
-            fn.transact({"from": sender, "value": value})
+        """Assert that the call reverts with the escrow's custom error `error`.
+
+        Usually the gas estimate already reverts. After set_next() the estimate runs at the latest
+        block's time, so it may pass and the transaction revert when mined: then it is replayed with
+        eth_call in its own block to read the error."""
+        errors = (ContractCustomError, ContractLogicError, Web3RPCError)
+        with pytest.raises(errors) as info:
+            tx_hash = fn.transact({"from": sender, "value": value})
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+            assert receipt.status == 0, f"expected {error}, but the transaction succeeded"
+            tx = self.w3.eth.get_transaction(tx_hash)
+            self.w3.eth.call({"from": sender, "to": tx["to"], "data": tx["input"], "value": value},
+                             block_identifier=receipt.blockNumber)
         text = str(info.value) + " " + str(getattr(info.value, "data", ""))
         assert self.errors[error] in text, f"expected {error}, got {text[:300]}"
 
@@ -78,6 +96,20 @@ class Chain:
 
     def events(self, receipt: Any, name: str) -> list[Any]:
         return list(getattr(self.escrow.events, name)().process_receipt(receipt, errors=DISCARD))
+
+    def quote(self, rid: bytes, renter: str, provider: str, token: str, amount: int, duration: int, *,
+              expiry: int | None = None, key: str = OPERATOR_KEY, fee_bps: int = FEE_BPS) -> tuple[int, bytes]:
+        """(expiry, signature) of a quote to `renter` signed by `key` (the operator's, unless a test forges)."""
+        expiry = self.now() + QUOTE_TTL if expiry is None else expiry
+        q = Quote(id="0x" + rid.hex(), renter=renter, provider=provider, token=token, amount=amount,
+                  duration=duration, fee_bps=fee_bps, expiry=expiry)
+        return expiry, bytes.fromhex(QuoteSigner(key, self.w3.eth.chain_id, self.escrow.address).sign(q).signature[2:])
+
+    def deposit(self, renter: str, rid: bytes, provider: str, token: str, amount: int, duration: int,
+                **quote: Any) -> Any:
+        """The deposit call of a quote signed for `renter` (send it from `renter`, or try another sender)."""
+        expiry, sig = self.quote(rid, renter, provider, token, amount, duration, **quote)
+        return self.escrow.functions.deposit(rid, provider, token, amount, duration, expiry, sig)
 
 
 def deploy(w3: Web3, artifact: dict[str, Any], *args: Any, sender: str = DEPLOYER) -> Any:
@@ -97,8 +129,8 @@ def deploy_contracts(node: Anvil) -> dict[str, Any]:
     """Deploy the escrow (DEPLOYER is admin) and the test tokens; mint and approve for the users."""
     w3 = Web3(Web3.HTTPProvider(node.rpc_url))
     art = load_artifact("bot/chain/artifacts/GpuEscrow.json")
-    escrow = deploy(w3, art, OPERATOR, ARBITER, FEE_RECIPIENT, FEE_BPS, START_WINDOW, DISPUTE_WINDOW,
-                    DISPUTE_TIMEOUT, DEPLOYER)
+    escrow = deploy(w3, art, OPERATOR, ARBITER, ADMIN, FEE_RECIPIENT, FEE_BPS, START_WINDOW, DISPUTE_WINDOW,
+                    DISPUTE_TIMEOUT, MAX_DURATION)
     usdc = deploy(w3, load_artifact("contracts/test/artifacts/MockERC20.json"), "USD Coin", "USDC", 6)
     fot = deploy(w3, load_artifact("contracts/test/artifacts/FeeOnTransferToken.json"))
     for token in (usdc, fot):

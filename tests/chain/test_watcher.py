@@ -95,7 +95,7 @@ async def drain(w: EscrowWatcher) -> tuple[int, int]:
 
 def deposit(chain: Chain, amount: int = 10**15) -> str:
     rid = os.urandom(32)
-    chain.send(RENTER, chain.escrow.functions.deposit(rid, PROVIDER, ZERO, amount, 3600), amount)
+    chain.send(RENTER, chain.deposit(RENTER, rid, PROVIDER, ZERO, amount, 3600), amount)
     return "0x" + rid.hex()
 
 
@@ -194,7 +194,7 @@ async def test_reorged_log_included_again_is_applied_again_once(fresh_chain: Cha
     h = RecordingHandler()
     w = watcher(fresh_chain, sessions, h, confirmations=0)
     rid = os.urandom(32)
-    call = fresh_chain.escrow.functions.deposit(rid, PROVIDER, ZERO, 10**15, 3600)
+    call = fresh_chain.deposit(RENTER, rid, PROVIDER, ZERO, 10**15, 3600)
     tx = call.build_transaction({"from": RENTER, "value": 10**15, "nonce": fresh_chain.w3.eth.get_transaction_count(RENTER),
                                  "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "gas": 300_000})
     raw = Account.from_key(ANVIL_KEYS[4]).sign_transaction(tx).raw_transaction
@@ -312,16 +312,19 @@ async def test_reorg_deeper_than_kept_hashes_stops_loudly(fresh_chain: Chain, se
 async def test_end_to_end_with_the_escrow_client(fresh_chain: Chain, sessions: Any) -> None:
     """Renter signs what EscrowClient built, the operator starts and settles, the watcher sees it all."""
     from bot.chain.escrow import EscrowClient
+    from bot.chain.quotes import QuoteSigner
     from bot.chain.sender import TxSender
     from tests.chain.conftest import DISPUTE_WINDOW, sign_and_send
 
     h = RecordingHandler()
     w = watcher(fresh_chain, sessions, h, confirmations=0)
     client = EscrowClient(w.w3, fresh_chain.escrow.address, 31337,
-                          operator=TxSender(w.w3, ANVIL_KEYS[1], 31337))
+                          operator=TxSender(w.w3, ANVIL_KEYS[1], 31337),
+                          quoter=QuoteSigner(ANVIL_KEYS[1], 31337, fresh_chain.escrow.address))
     rid = "0x" + os.urandom(32).hex()
     usdc = fresh_chain.usdc.address
-    for utx in client.deposit_txs(rid, PROVIDER, usdc, 3_600_000, 3600):
+    quote = client.sign_quote(rid, RENTER, PROVIDER, usdc, 3_600_000, 3600, 250, fresh_chain.now() + 3600)
+    for utx in client.deposit_txs(quote):
         await sign_and_send(w.w3, ANVIL_KEYS[4], utx)
     await client.start(rid)
     fresh_chain.warp(3600 + DISPUTE_WINDOW)

@@ -18,7 +18,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import select
 
-from bot.chain.escrow import EscrowClient, deploy_escrow
+from bot.chain.deploy import deploy_escrow
+from bot.chain.escrow import EscrowClient
 from bot.chain.rpc import make_web3, wait_for_receipt
 from bot.chain.sender import TxSender
 from bot.config import Settings, TokenSettings
@@ -36,6 +37,7 @@ FEE_BPS = 100
 START_WINDOW = 3600
 DISPUTE_WINDOW = 600
 DISPUTE_TIMEOUT = 7 * 86400
+MAX_DURATION = 30 * 86400
 MAX_TICKS = 20
 
 DEPLOYER_KEY, OPERATOR_KEY, ARBITER_KEY, FEE_KEY, RENTER_KEY, PROVIDER_KEY, RENTER2_KEY = ANVIL_KEYS[:7]
@@ -129,6 +131,18 @@ class Market:
         assert txs, reply_text
         for to, value, data in txs:
             await self.send_as(who.key, to, data, int(value))
+
+    async def unquoted_deposit(self, who: "Person", row: Rental, amount: int) -> None:
+        """A deposit of `amount` for the rental, signed with the operator key but not by this bot's
+        quote (what another instance with another fee, or a leaked key, could do): the guard's case."""
+        from bot.chain.quotes import QuoteSigner
+
+        rogue = EscrowClient(self.w3, self.escrow_address, CHAIN_ID,
+                             quoter=QuoteSigner(OPERATOR_KEY, CHAIN_ID, self.escrow_address))
+        signed = rogue.sign_quote(row.escrow_id, who.address, row.provider_address, row.token_address, amount,
+                                  row.hours * 3600, row.fee_bps, self.chain_now() + 600)
+        for tx in rogue.deposit_txs(signed):
+            await self.send_as(who.key, tx["to"], tx["data"], tx["value"])
 
     async def escrow_events(self, name: str, rental_id: str) -> list[dict]:
         client = self.escrow()
@@ -233,15 +247,17 @@ class Market:
 async def market(anvil: Anvil, sshd: SshdServer, database_url: str, tmp_path: Path) -> AsyncIterator[Market]:
     w3 = make_web3(anvil.rpc_url)
     address = await deploy_escrow(w3, DEPLOYER_KEY, operator=ADDRESS[OPERATOR_KEY], arbiter=ADDRESS[ARBITER_KEY],
-                                  fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS, start_window=START_WINDOW,
-                                  dispute_window=DISPUTE_WINDOW, dispute_timeout=DISPUTE_TIMEOUT)
+                                  admin=ADDRESS[DEPLOYER_KEY], fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
+                                  start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
+                                  dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
     start_block = await w3.eth.block_number
     settings = Settings(
         database_url=database_url, data_dir=tmp_path, master_key=generate_master_key(),
         operator_key=OPERATOR_KEY, arbiter_key=ARBITER_KEY, fee_bps=FEE_BPS,
         chain={"rpc_url": anvil.rpc_url, "chain_id": CHAIN_ID, "escrow_address": address, "confirmations": 1,
                "dispute_window_s": DISPUTE_WINDOW, "start_window_s": START_WINDOW,
-               "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
+               "dispute_timeout_s": DISPUTE_TIMEOUT, "max_duration_s": MAX_DURATION,
+               "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
         ssh={"helper_path": sshd.helper, "retries": 2, "command_timeout_s": 30},
     )
     m = Market(anvil=anvil, sshd=sshd, settings=settings, clock=Clock(), tmp_path=tmp_path,

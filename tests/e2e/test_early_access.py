@@ -92,3 +92,32 @@ async def test_a_start_that_can_no_longer_happen_refunds_and_removes_the_access(
     code, out = login(m, row.unix_user, renter.ssh_private)
     assert code != 0, out
     assert (await start_tx(m, row.escrow_id)).status in ("reverted", "dropped")
+
+
+def ssh_commands() -> float:
+    from bot.observability.metrics import SSH_SECONDS
+
+    return sum(s.value for m in SSH_SECONDS.collect() for s in m.samples if s.name.endswith("_count"))
+
+
+async def test_rentals_funded_together_on_one_host_are_set_up_in_one_helper_call(market: Market) -> None:
+    m = market
+    provider, renter, offer_id = await m.market_with_offer(capacity=3)
+    ids = []
+    for _ in range(3):
+        rental_id, text = await m.rent(renter, offer_id)
+        await m.pay_reply(renter, text)
+        ids.append(rental_id)
+    for _ in range(5):
+        m.mine()
+        await m.runtime.watcher.poll_once()
+    assert [await m.state(i) for i in ids] == ["funded"] * 3
+    before = ssh_commands()
+    await m.runtime.fulfilment.run_once()
+    assert ssh_commands() - before == 2          # one batch create for the three, one GPU read
+    for rental_id in ids:
+        assert len(await creds(m, renter, rental_id)) == 1
+        row = await m.rental(rental_id)
+        code, out = login(m, row.unix_user, renter.ssh_private)
+        assert code == 0, out
+    assert sorted(m.sshd.renters()) == sorted([(await m.rental(i)).unix_user for i in ids])

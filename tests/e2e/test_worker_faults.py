@@ -59,8 +59,7 @@ async def test_rpc_errors_never_stop_the_worker(proxied, caplog) -> None:
     # a second rental whose deposit does not match the quote: flagged for a refund
     refund_me, _ = await m.rent(renter, offer_id)
     row = await m.rental(refund_me)
-    (tx,) = m.escrow().deposit_txs(row.escrow_id, provider.address, None, row.amount - 1, row.hours * 3600)
-    await m.send_as(renter.key, tx["to"], tx["data"], tx["value"])
+    await m.unquoted_deposit(renter, row, row.amount - 1)
     for _ in range(5):
         m.mine()
         await m.runtime.watcher.poll_once()
@@ -133,8 +132,9 @@ async def test_a_deposit_in_time_but_seen_late_is_funded_not_refunded(proxied) -
     assert code == 0, out
 
 
-async def test_a_late_deposit_is_still_refunded(proxied) -> None:
-    """The other side of the rule: a deposit mined after the deadline is late, whatever the bot saw."""
+async def test_a_late_deposit_is_refused_on_chain(proxied) -> None:
+    """The other side of the rule: a deposit mined after the deadline is late, whatever the bot saw.
+    With escrow v2 the quote never outlives the deposit deadline, so the escrow itself refuses it."""
     m, proxy = proxied
     provider, renter, offer_id = await m.market_with_offer()
     rental_id, text = await m.rent(renter, offer_id)
@@ -143,12 +143,11 @@ async def test_a_late_deposit_is_still_refunded(proxied) -> None:
     async def expired() -> bool:
         return await m.state(rental_id) == "expired"
     await m.tick_until(expired, "expired")
-    await m.pay_reply(renter, text)
+    with pytest.raises(Exception) as refused:
+        await m.pay_reply(renter, text)
+    assert m.escrow().error_in(str(refused.value)) == "QuoteExpired", refused.value
     row = await m.rental(rental_id)
-
-    async def cancelled_on_chain() -> bool:
-        return (await m.escrow().rental(row.escrow_id)).status == Status.CANCELLED
-    await m.tick_until(cancelled_on_chain, "late deposit cancelled")
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.NONE
 
 
 async def test_end_due_meets_a_rental_another_worker_ended(market: Market, database_url: str) -> None:

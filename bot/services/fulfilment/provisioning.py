@@ -11,6 +11,7 @@ the offer, and the renter is told a plain reason, never the raw connect error.
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +29,7 @@ from bot.services.fulfilment.base import BATCH, Part, describe, log
 from bot.services.fulfilment.delivery import seal_credentials
 from bot.services.fulfilment.refunding import Refunds, open_tx
 from bot.services.fulfilment.starting import NOT_STARTED_IN_TIME, Starter, chain_end, ts
-from bot.ssh import GpuSpec, provision, renter_user
+from bot.ssh import GpuSpec, ProvisionRequest, provision_many, renter_user
 
 S = RentalState
 LEASE = timedelta(minutes=5)           # a claim runs out after this: a crashed worker's rental is taken up again
@@ -38,6 +39,16 @@ GIVE_UP_MARGIN_S = 120                 # stop retrying this long before the star
 REPEAT_WINDOW = timedelta(hours=24)    # a host unreachable for this many different rentals within
 REPEAT_LIMIT = 3                       # the window gets its offer paused
 UNREACHABLE = "the provider's machine could not be reached to set up your access"
+
+
+@dataclass(frozen=True)
+class SetUp:
+    """A claimed rental whose account is to be made: until `ends_at`, before the start `deadline`
+    (chain time; None once the chain's clock runs)."""
+    claim: "Claim"
+    ends_at: datetime
+    deadline: int | None
+    chain_now: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class Provisioning(Part):
         self.starter = starter
 
     async def run(self) -> int:
+        """Every rental due, in three steps: claim and compare with the chain (each rental on its
+        own), set up the accounts (one helper call per host for all its rentals), start."""
         now = self.ctx.now()
         async with self.ctx.sessions() as session:
             ids = list((await session.scalars(
@@ -68,8 +81,23 @@ class Provisioning(Part):
                                         | ((Rental.state == S.PROVISIONING.value)
                                            & (Rental.retry_at.is_(None) | (Rental.retry_at <= now))))
                 .order_by(Rental.id).limit(BATCH))).all())
-        results = await asyncio.gather(*(self._guarded(i) for i in ids))
-        return sum(1 for r in results if r)
+        return await self._advance_all(ids)
+
+    async def advance(self, rental_id: int) -> bool:
+        """One step for one rental; True when its start got recorded."""
+        return await self._advance_all([rental_id]) == 1
+
+    async def _advance_all(self, ids: list[int]) -> int:
+        claims = [c for c in await asyncio.gather(*(self._guarded(i, self.claim(i)) for i in ids)) if c]
+        steps = await asyncio.gather(*(self._guarded(c.id, self._plan(c)) for c in claims))
+        done = sum(1 for step in steps if step is True)
+        by_host: dict[int | None, list[SetUp]] = defaultdict(list)
+        for step in steps:
+            if isinstance(step, SetUp):
+                by_host[step.claim.host.id if step.claim.host else None].append(step)
+        ready = [c for group in await asyncio.gather(*(self._set_up_many(g) for g in by_host.values())) for c in group]
+        started = await asyncio.gather(*(self._guarded(c.id, self.starter.start(c.id, c.escrow_id)) for c in ready))
+        return done + sum(1 for r in started if r is True)
 
     async def release_claims(self) -> int:
         """Make every provisioning rental claimable now (see Fulfilment.take_over); returns how many."""
@@ -82,13 +110,13 @@ class Provisioning(Part):
             log.warning("took over %d rental(s) an earlier worker left mid-provisioning", done.rowcount)
         return done.rowcount
 
-    async def _guarded(self, rental_id: int) -> bool:
+    async def _guarded(self, rental_id: int, step):
         try:
-            return await self.advance(rental_id)
+            return await step
         except Exception as exc:  # noqa: BLE001 - an RPC or store hiccup: this rental waits a little
             log.warning("provisioning rental %s deferred: %s", rental_id, describe(exc))
             await self.retry_later(rental_id, RETRY_FIRST)
-            return False
+            return None
 
     async def claim(self, rental_id: int) -> Claim | None:
         """Take the rental for this worker: funded -> provisioning, or a provisioning rental whose
@@ -126,19 +154,17 @@ class Provisioning(Part):
                          host=host, offer=await session.get(Offer, rental.offer_id),
                          renter_key=renter.ssh_public_key if renter else None)
 
-    async def advance(self, rental_id: int) -> bool:
-        """One step for one rental; True when its start got recorded."""
-        c = await self.claim(rental_id)
-        if c is None:
-            return False
+    async def _plan(self, c: Claim) -> bool | SetUp:
+        """Compare a claimed rental with the chain: its account to set up (a SetUp), or done here
+        (True when its start got recorded)."""
         if self.escrow is None:
             return False
         check = await self.starter.check(c.escrow_id)
         if check.started or check.latest.status == Status.ACTIVE:
             # the chain's clock runs (an earlier start of ours mined late): deliver at once, for the chain's time
             running = check.record if check.started else check.latest
-            if not c.credentials_ready and not await self._set_up(c, ts(chain_end(running)), deadline=None):
-                return False
+            if not c.credentials_ready:
+                return SetUp(c, ts(chain_end(running)), deadline=None)
             return await self.starter.start(c.id, c.escrow_id)
         if not check.funded:
             await self.retry_later(c.id, LEASE)       # cancelled or gone: its event brings the store along
@@ -149,27 +175,39 @@ class Provisioning(Part):
             await self.refunds.flag(c.id, NOT_STARTED_IN_TIME)
             return False
         ends_at = self.ctx.now() + timedelta(hours=c.hours)     # a guess: the start fixes the end
-        if not await self._set_up(c, ends_at, deadline=check.deadline, chain_now=check.chain_now):
-            return False
-        return await self.starter.start(c.id, c.escrow_id)
+        return SetUp(c, ends_at, deadline=check.deadline, chain_now=check.chain_now)
 
-    async def _set_up(self, c: Claim, ends_at: datetime, *, deadline: int | None, chain_now: int = 0) -> bool:
-        """Create the account and check the GPUs; True when the credentials are sealed in the store.
-        `deadline` is the start deadline (chain time), None once the chain's clock runs already."""
-        host = c.host
+    async def _set_up_many(self, group: list[SetUp]) -> list[Claim]:
+        """Create the accounts of one host's rentals and check its GPUs in one helper call; the
+        claims whose credentials are now sealed in the store."""
+        host = group[0].claim.host
         if not self.can_ssh or host is None or host.host_key is None:
-            await self._cannot(c, "the provider's machine is not verified, so access could not be set up",
-                               started=deadline is None)
-            return False
-        offer = c.offer
-        result = await provision(self.ssh, self.target(host), user=c.unix_user, ends_at=ends_at,
-                                 expected=GpuSpec(model=offer.gpu_key, count=offer.gpu_count, vram_gb=offer.vram_gb),
-                                 renter_public_key=c.renter_key)
+            for s in group:
+                await self._guarded(s.claim.id, self._cannot(
+                    s.claim, "the provider's machine is not verified, so access could not be set up",
+                    started=s.deadline is None))
+            return []
+        requests = [ProvisionRequest(user=s.claim.unix_user, ends_at=s.ends_at, renter_public_key=s.claim.renter_key,
+                                     expected=GpuSpec(model=s.claim.offer.gpu_key, count=s.claim.offer.gpu_count,
+                                                      vram_gb=s.claim.offer.vram_gb)) for s in group]
+        try:
+            results = await provision_many(self.ssh, self.target(host), requests)
+        except Exception as exc:  # noqa: BLE001 - not host trouble (that is a result): these rentals wait
+            log.warning("provisioning on host %s deferred: %s", host.id, describe(exc))
+            for s in group:
+                await self.retry_later(s.claim.id, RETRY_FIRST)
+            return []
+        stored = await asyncio.gather(*(self._guarded(s.claim.id, self._store(s, r)) for s, r in zip(group, results)))
+        return [s.claim for s, ok in zip(group, stored) if ok]
+
+    async def _store(self, s: SetUp, result) -> bool:
+        """Act on one rental's provisioning result; True when its credentials are sealed in the store."""
+        c, offer = s.claim, s.claim.offer
         if result.transient:
-            await self._unreachable(c, deadline, chain_now)
+            await self._unreachable(c, s.deadline, s.chain_now)
             return False
         if not result.ok:
-            await self._cannot(c, result.reason, started=deadline is None, flag_offer=True)
+            await self._cannot(c, result.reason, started=s.deadline is None, flag_offer=True)
             return False
         checkpoint("account-created")
         async with self.ctx.sessions.begin() as session:

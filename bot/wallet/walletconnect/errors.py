@@ -13,9 +13,10 @@ class WalletConnectError(Exception):
 
     code: int | None = None
 
-    def __init__(self, message: str, code: int | None = None) -> None:
+    def __init__(self, message: str, code: int | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
+        self.detail = detail    # the wallet's own words, for diagnosis (e.g. a contract's error selector)
 
 
 class UserRejected(WalletConnectError):
@@ -75,4 +76,5 @@ def wallet_error(error: Any, *, what: str = "request") -> WalletConnectError:
         return SessionGone("your wallet is disconnected; link it again with /wallet link", code)
     if code == 8000:
         return RequestExpired("the request expired in your wallet before you answered it", code)
-    return WalletError(f"your wallet could not complete the {what} (code {code})", code)
+    detail = str(error.get("message", ""))[:500] if isinstance(error, dict) else ""
+    return WalletError(f"your wallet could not complete the {what} (code {code})", code, detail)
