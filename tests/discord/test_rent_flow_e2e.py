@@ -22,7 +22,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from bot.chain.escrow import deploy_escrow
+from bot.chain.deploy import deploy_escrow
 from bot.chain.rpc import make_web3
 from bot.config import Settings, TokenSettings
 from bot.crypto import generate_master_key
@@ -30,7 +30,7 @@ from devnet.node_wallet import ROOT, NodeWallet
 from devnet.relay import LoopbackRelay
 from tests.conftest import Clock
 from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DISPUTE_TIMEOUT, DISPUTE_WINDOW,
-                                FEE_BPS, FEE_KEY, OPERATOR_KEY, PROVIDER_KEY, RENTER_KEY, START_WINDOW, Market,
+                                FEE_BPS, FEE_KEY, MAX_DURATION, OPERATOR_KEY, PROVIDER_KEY, RENTER_KEY, START_WINDOW, Market,
                                 anvil)
 
 __all__ = ["anvil"]
@@ -67,8 +67,9 @@ async def dc_market(anvil, sshd, relay, emu, tmp_path):
     staff = emu.add_role(guild, "support")
     w3 = make_web3(anvil.rpc_url)
     address = await deploy_escrow(w3, DEPLOYER_KEY, operator=ADDRESS[OPERATOR_KEY], arbiter=ADDRESS[ARBITER_KEY],
-                                  fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS, start_window=START_WINDOW,
-                                  dispute_window=DISPUTE_WINDOW, dispute_timeout=DISPUTE_TIMEOUT)
+                                  admin=ADDRESS[DEPLOYER_KEY], fee_recipient=ADDRESS[FEE_KEY], fee_bps=FEE_BPS,
+                                  start_window=START_WINDOW, dispute_window=DISPUTE_WINDOW,
+                                  dispute_timeout=DISPUTE_TIMEOUT, max_duration=MAX_DURATION)
     start_block = await w3.eth.block_number
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'market.db'}", data_dir=tmp_path,
