@@ -192,7 +192,8 @@ def _attach_chain(runtime: Runtime, settings: Settings, start_block: int) -> Non
     runtime.heads = HeadWatch(w3, ws_url=c.ws_url)
     runtime.watcher = EscrowWatcher(w3, ctx.sessions, RentalEventHandler(ctx), chain_id=c.chain_id,
                                     address=c.escrow_address, confirmations=c.confirmations_needed,
-                                    start_block=start_block, poll_interval_s=c.poll_interval_s)
+                                    start_block=start_block, poll_interval_s=c.poll_interval_s,
+                                    peek_unconfirmed=True)
 
 
 async def _attach_walletconnect(runtime: Runtime, settings: Settings) -> None:

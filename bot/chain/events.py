@@ -41,6 +41,9 @@ class EscrowEventHandler(Protocol):
 
     async def revert(self, session: AsyncSession, event: EscrowEvent) -> None: ...
 
+    # optional: `async def peek(session, event)` sees Deposited events of blocks not confirmed yet
+    # (when the watcher is made with peek_unconfirmed); advisory, possibly reorged away later
+
 
 def _signature(item: dict[str, Any]) -> str:
     return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
@@ -56,6 +59,10 @@ class EventDecoder:
         self.address = self.contract.address
         self._by_topic = {"0x" + keccak(text=_signature(e)).hex(): e for e in abi if e["type"] == "event"}
         self._by_name = {e["name"]: e for e in self._by_topic.values()}
+
+    def topic_of(self, name: str) -> str:
+        """topic0 of one escrow event, as a hex string."""
+        return next(topic for topic, item in self._by_topic.items() if item["name"] == name)
 
     @property
     def topics(self) -> list[str]:

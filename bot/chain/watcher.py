@@ -42,7 +42,8 @@ class EscrowWatcher:
 
     def __init__(self, w3: AsyncWeb3, sessions: async_sessionmaker[AsyncSession], handler: EscrowEventHandler, *,
                  chain_id: int, address: str, confirmations: int = 2, start_block: int = 0,
-                 max_range: int = 1000, keep_blocks: int = 256, poll_interval_s: float = 2.0) -> None:
+                 max_range: int = 1000, keep_blocks: int = 256, poll_interval_s: float = 2.0,
+                 peek_unconfirmed: bool = False) -> None:
         if confirmations < 0 or max_range < 1 or keep_blocks < 2:
             raise ValueError("confirmations >= 0, max_range >= 1, keep_blocks >= 2")
         self.w3 = w3
@@ -56,6 +57,8 @@ class EscrowWatcher:
         self.max_range = max_range
         self.keep_blocks = keep_blocks
         self.poll_interval_s = poll_interval_s
+        self.peek_unconfirmed = peek_unconfirmed      # also show the handler deposits not confirmed yet
+        self._peeked_head: int | None = None
 
     # ------------------------------------------------------------ loop
 
@@ -92,6 +95,27 @@ class EscrowWatcher:
 
     async def poll_once(self) -> PollResult:
         head = await self.w3.eth.block_number
+        result = await self._poll_confirmed(head)
+        if self.peek_unconfirmed and not result.behind and result.reverted == 0:
+            await self._peek(max(result.checkpoint, head - self.confirmations), head)
+        return result
+
+    async def _peek(self, confirmed: int, head: int) -> None:
+        """Show the handler the deposits in blocks not confirmed yet (once per new head): advisory
+        only, for work that can start early and be undone (preparing an account); nothing that
+        moves money or access is decided on them. One eth_getLogs, for the Deposited topic only."""
+        if head <= confirmed or head == self._peeked_head or not hasattr(self.handler, "peek"):
+            return
+        self._peeked_head = head
+        logs = await self.w3.eth.get_logs({"address": self.address, "fromBlock": confirmed + 1, "toBlock": head,
+                                           "topics": [self.decoder.topic_of("Deposited")]})
+        events = [e for e in (self.decoder.decode(raw) for raw in logs if not raw.get("removed")) if e is not None]
+        if events:
+            async with self.sessions.begin() as s:
+                for event in events:
+                    await self.handler.peek(s, event)
+
+    async def _poll_confirmed(self, head: int) -> PollResult:
         number, block_hash = await self._checkpoint()
         anchor: tuple[int, str] | None = None
         if block_hash is None and 0 <= number <= head:

@@ -158,6 +158,9 @@ class Rental(Base):
     # when a worker may next take up the rental's current step: a claim's lease (a crashed worker's
     # claim runs out) or the next try after a transient failure (an unreachable host)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a matching deposit was seen in a block not yet confirmed: the account is prepared meanwhile
+    # (nothing is handed over, nothing is sent on chain before the deposit is confirmed)
+    deposit_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # SSH access removed
     ssh_public_key: Mapped[str | None] = mapped_column(Text)   # the key installed for it (public half only)
     host_expiry: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the host's key expires, as last set

@@ -36,6 +36,7 @@ class Kind(str, enum.Enum):
     EXTENDED = "extended"
     PROVIDER_FAILED = "provider-failed"
     ACCESS_FAILED = "access-failed"      # running on chain, but its access could not be set up
+    STARTED = "started"                  # the clock started on chain after the login was handed over
     DISPUTE_ACCESS = "dispute-access"
     DISPUTE_RESOLVED = "dispute-resolved"
     # support
@@ -45,6 +46,7 @@ class Kind(str, enum.Enum):
     UNKNOWN_DEPOSIT = "unknown-deposit"
     ACCESS_FAILED_SUPPORT = "access-failed-support"
     DEPOSIT_MISMATCH_SUPPORT = "deposit-mismatch-support"
+    CONTRACT_DISAGREES = "contract-disagrees"
     DELIVERY_FAILED = "delivery-failed"
     # wallet conversations
     WALLET = "wallet"
@@ -93,6 +95,7 @@ SPECS: dict[Kind, KindSpec] = {
     K.EXTENDED: KindSpec(A.PERSON),
     K.PROVIDER_FAILED: KindSpec(A.PERSON),
     K.ACCESS_FAILED: KindSpec(A.PERSON),
+    K.STARTED: KindSpec(A.PERSON),
     K.DISPUTE_ACCESS: KindSpec(A.PERSON),
     K.DISPUTE_RESOLVED: KindSpec(A.PERSON),
     K.DISPUTE_OPENED: KindSpec(A.SUPPORT, thread=True),
@@ -101,6 +104,7 @@ SPECS: dict[Kind, KindSpec] = {
     K.UNKNOWN_DEPOSIT: KindSpec(A.SUPPORT),
     K.ACCESS_FAILED_SUPPORT: KindSpec(A.SUPPORT),
     K.DEPOSIT_MISMATCH_SUPPORT: KindSpec(A.SUPPORT),
+    K.CONTRACT_DISAGREES: KindSpec(A.SUPPORT),
     K.DELIVERY_FAILED: KindSpec(A.SUPPORT),
     K.WALLET: KindSpec(A.PERSON),
 }

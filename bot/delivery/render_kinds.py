@@ -115,9 +115,28 @@ def _deposit_reminder(d: Data) -> Message:
 
 @renders(Kind.DEPOSIT_MISMATCH)
 def _deposit_mismatch(d: Data) -> Message:
-    return Message().add(*_head(d), plain("your deposit does not match the quote ("
-                                          + "; ".join(d.get("problems", [])) + "). It will be refunded in full; "
-                                          "nothing was provisioned."))
+    return Message().add(*_head(d), plain("the deposit on chain does not match the quote ("
+                                          + "; ".join(d.get("problems", [])) + "), so nothing was provisioned. The "
+                                          "bot refunds all of it to the wallet that paid ("),
+                         code(str(d.get("wallet", "?"))), plain("); you will be told when it can be withdrawn."))
+
+
+@renders(Kind.STARTED)
+def _started(d: Data) -> Message:
+    return Message().add(*_head(d), plain(f"the rental clock started on chain at {when(d.get('started_at'))}; your "
+                                          f"access ends {when(d.get('ends_at'))}."))
+
+
+@renders(Kind.CONTRACT_DISAGREES)
+def _contract_disagrees(d: Data) -> Message:
+    msg = Message(title="The bot's configuration disagrees with its escrow contract")
+    msg.add(plain("Contract "), code(str(d.get("address", "?"))), plain(":"))
+    for problem in d.get("problems", []):
+        msg.add(plain(f"  - {problem}"))
+    msg.add(plain("Deposits are not quoted until this is fixed." if d.get("blocking") else
+                  "The bot uses the contract's values; fix the configuration ("),
+            *(() if d.get("blocking") else (code("gpuflow-bot check-config --online"), plain(")."))))
+    return msg
 
 
 @renders(Kind.EXTENDED)

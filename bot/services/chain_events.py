@@ -23,7 +23,7 @@ from bot.delivery.notify import notify
 from bot.domain.errors import Conflict, InvalidTransition
 from bot.domain.pricing import fee_share, format_amount
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move, token_of
+from bot.services.common import add_timeline, move, token_of
 from bot.services.context import ServiceContext
 from bot.services.fulfilment.delivery import note_chain_start, record_start
 
@@ -58,6 +58,23 @@ class RentalEventHandler:
                 await handler(session, rental, event)
             except (InvalidTransition, Conflict) as exc:   # the event does not fit: keep it visible
                 add_timeline(session, rental.id, "chain_note", f"{event.name} on chain while {rental.state}: {exc}")
+
+    async def peek(self, session: AsyncSession, event: EscrowEvent) -> None:
+        """A matching deposit in a block not confirmed yet: note it, so the worker prepares the
+        account while the confirmations come (the rental stays awaiting its deposit; nothing is
+        handed over or sent on chain before the Deposited event is confirmed)."""
+        if event.name != "Deposited" or event.rental_id is None:
+            return
+        rental = await session.scalar(select(Rental).where(Rental.escrow_id == event.rental_id.lower()))
+        if rental is None or rental.state != S.AWAITING_DEPOSIT.value or rental.deposit_seen_at is not None:
+            return
+        if self._deposit_problems(rental, event.args):
+            return                # only a deposit that will fund the rental is worth preparing for
+        rental.deposit_seen_at = self.ctx.now()
+        add_timeline(session, rental.id, "deposit_seen", f"deposit seen on chain in block {event.block_number}; "
+                     "preparing access while it is confirmed")
+        await notify(session, Kind.DEPOSIT_SEEN, f"rental:{rental.id}:deposit-seen", data={"rental": rental.id},
+                     user_id=rental.renter_id, rental_id=rental.id)
 
     async def revert(self, session: AsyncSession, event: EscrowEvent) -> None:
         """A chain reorganisation removed an event we had applied."""
@@ -94,20 +111,14 @@ class RentalEventHandler:
         if problems:
             rental.refund_reason = "the deposit does not match the quote: " + "; ".join(problems)
             add_timeline(session, rental.id, "deposit_flagged", rental.refund_reason)
-            await enqueue(session, f"rental:{rental.id}:deposit-mismatch", "dm",
-                          f"Rental #{rental.id}: the deposit on chain does not match the quote "
-                          f"({'; '.join(problems)}), so nothing was provisioned. The bot refunds all of it to "
-                          f"the wallet that paid ({event.args['renter']}); you will be told when it can be "
-                          "withdrawn.", user_id=rental.renter_id, rental_id=rental.id)
-            await enqueue(session, f"rental:{rental.id}:deposit-mismatch-support", "support",
-                          f"Rental #{rental.id}: the escrow accepted a deposit that differs from the rental's "
-                          f"quote ({'; '.join(problems)}). Deposits need the operator key's signature: check "
-                          "the fee configuration and who else holds that key. The bot refunds it.",
-                          rental_id=rental.id)
+            data = {"rental": rental.id, "problems": problems, "wallet": event.args["renter"]}
+            await notify(session, Kind.DEPOSIT_MISMATCH, f"rental:{rental.id}:deposit-mismatch", data=data,
+                         user_id=rental.renter_id, rental_id=rental.id)
+            await notify(session, Kind.DEPOSIT_MISMATCH_SUPPORT, f"rental:{rental.id}:deposit-mismatch-support",
+                         data=data, rental_id=rental.id)
             return
-        await enqueue(session, f"rental:{rental.id}:funded", "dm",
-                      f"Rental #{rental.id}: your deposit is confirmed. Setting up your machine now.",
-                      user_id=rental.renter_id, rental_id=rental.id)
+        await notify(session, Kind.FUNDED, f"rental:{rental.id}:funded", data={"rental": rental.id},
+                     user_id=rental.renter_id, rental_id=rental.id)
 
     def _deposit_problems(self, rental: Rental, args: dict) -> list[str]:
         problems = []

@@ -11,7 +11,8 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.chain.truth import ContractTruth, blocking_problems, describe, disagreements, read_truth
-from bot.services.common import enqueue
+from bot.delivery.kinds import Kind
+from bot.delivery.notify import notify
 from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,10 @@ async def adopt_contract_truth(ctx: ServiceContext) -> ContractState | None:
     ctx.settings = settings
     if state.disagreements:
         digest = hashlib.sha256("\n".join(state.disagreements).encode()).hexdigest()[:16]
-        body = ("The bot's configuration disagrees with its escrow contract " + truth.address + ":\n"
-                + "\n".join(f"  - {d}" for d in state.disagreements)
-                + ("\nDeposits are not quoted until this is fixed." if state.blocking else
-                   "\nThe bot uses the contract's values; fix the configuration (gpuflow-bot check-config --online)."))
         async with ctx.sessions.begin() as session:
-            await enqueue(session, f"contract-disagrees:{truth.address}:{digest}", "support", body)
+            await notify(session, Kind.CONTRACT_DISAGREES, f"contract-disagrees:{truth.address}:{digest}",
+                         data={"address": truth.address, "problems": list(state.disagreements),
+                               "blocking": bool(state.blocking)})
     ctx.contract = state
     return state
 

@@ -121,3 +121,57 @@ async def test_rentals_funded_together_on_one_host_are_set_up_in_one_helper_call
         code, out = login(m, row.unix_user, renter.ssh_private)
         assert code == 0, out
     assert sorted(m.sshd.renters()) == sorted([(await m.rental(i)).unix_user for i in ids])
+
+
+async def deep_confirmations(m: Market) -> None:
+    m.settings.chain.confirmations = 3
+    await m.restart()
+
+
+async def start_txs(m: Market, escrow_id: str) -> int:
+    return await m.runtime.services.ctx.escrow.operator.journal.count(escrow_id, "start")
+
+
+async def test_the_account_is_prepared_while_the_deposit_is_confirmed(market: Market) -> None:
+    """A deposit seen in a block not confirmed yet: the account is made meanwhile, but nothing is
+    handed over and no start is sent before the deposit is confirmed."""
+    m = market
+    await deep_confirmations(m)
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    await m.runtime.tick()
+    row = await m.rental(rental_id)
+    assert row.state == "awaiting_deposit" and row.deposit_seen_at is not None
+    assert row.credentials_sealed is not None and m.sshd.user_exists(row.unix_user)
+    assert await creds(m, renter, rental_id) == [] and await start_txs(m, row.escrow_id) == 0
+    await funded_and_active(m, rental_id)
+    assert len(await creds(m, renter, rental_id)) == 1 and await start_txs(m, row.escrow_id) == 1
+    kinds = await m.timeline(rental_id)
+    assert kinds.count("provisioned") == 1 and kinds.count("deposit_seen") == 1, kinds
+    assert kinds.index("provisioned") < kinds.index("deposit_confirmed") < kinds.index("credentials_sent"), kinds
+    row = await m.rental(rental_id)
+    code, out = login(m, row.unix_user, renter.ssh_private)
+    assert code == 0, out
+
+
+async def test_a_seen_deposit_reorged_away_leaves_no_account(market: Market) -> None:
+    m = market
+    await deep_confirmations(m)
+    provider, renter, offer_id = await m.market_with_offer()
+    rental_id, text = await m.rent(renter, offer_id)
+    await m.pay_reply(renter, text)
+    await m.runtime.tick()
+    row = await m.rental(rental_id)
+    assert m.sshd.user_exists(row.unix_user)
+    m.anvil.rpc("anvil_reorg", [1, []])                    # the deposit's block is replaced: it is gone
+    assert (await m.escrow().rental(row.escrow_id)).status == Status.NONE
+    m.warp(m.settings.deposit_timeout_s + 60)
+
+    async def expired_and_removed() -> bool:
+        r = await m.rental(rental_id)
+        return r.state == "expired" and r.revoked_at is not None
+    await m.tick_until(expired_and_removed, "expired, prepared account removed")
+    assert not m.sshd.user_exists(row.unix_user)
+    assert await creds(m, renter, rental_id) == [] and await start_txs(m, row.escrow_id) == 0
+    assert (await m.rental(rental_id)).credentials_sealed is None

@@ -19,7 +19,7 @@ from bot.db.models import Provider, Rental
 from bot.delivery.kinds import Kind
 from bot.delivery.notify import notify
 from bot.domain.states import RentalState, Step
-from bot.services.common import add_timeline, enqueue, move
+from bot.services.common import add_timeline, move
 from bot.ssh import Credentials
 
 S = RentalState
@@ -108,10 +108,9 @@ async def record_start(session: AsyncSession, box: SecretBox | None, rental: Ren
                  user_id=rental.renter_id, rental_id=rental.id)     # the progress message
     if not await queue_credentials(session, box, rental) and box is not None:
         # handed over already, with the start: now the exact end is known
-        await enqueue(session, f"rental:{rental.id}:started", "dm",
-                      f"Rental #{rental.id}: the rental clock started on chain at {started_at:%H:%M:%S UTC}; "
-                      f"your access ends {ends_at:%Y-%m-%d %H:%M:%S UTC}.", user_id=rental.renter_id,
-                      rental_id=rental.id)
+        await notify(session, Kind.STARTED, f"rental:{rental.id}:started", user_id=rental.renter_id,
+                     rental_id=rental.id, data={"rental": rental.id, "started_at": started_at.isoformat(),
+                                                "ends_at": ends_at.isoformat()})
     return True
 
 

@@ -19,7 +19,9 @@ from bot.services.fulfilment.base import BATCH, Part, each, frozen_on_chain, log
 from bot.ssh import SshError, extend, revoke
 
 S = RentalState
-CLOSED = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value]
+# no longer running; EXPIRED and CANCELLED hold an account only when one was prepared for a deposit
+# that was seen but never confirmed
+CLOSED = [S.ENDED.value, S.SETTLED.value, S.REFUNDED.value, S.RESOLVED.value, S.EXPIRED.value, S.CANCELLED.value]
 
 
 class Ending(Part):

@@ -15,7 +15,7 @@ class HostHygiene(Part):
     async def reconcile_hosts(self) -> int:
         if not self.can_ssh:
             return 0
-        live = [S.PROVISIONING.value, S.ACTIVE.value, S.FUNDED.value]
+        live = [S.PROVISIONING.value, S.ACTIVE.value, S.FUNDED.value, S.AWAITING_DEPOSIT.value]   # (prepared early)
         running = Rental.state.in_(live) | ((Rental.state == S.DISPUTED.value) & ~frozen_on_chain()
                                             & (Rental.ends_at > self.ctx.now()))
         async with self.ctx.sessions() as session:

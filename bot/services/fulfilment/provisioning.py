@@ -49,6 +49,7 @@ class SetUp:
     ends_at: datetime
     deadline: int | None
     chain_now: int = 0
+    early: bool = False          # the deposit is seen, not confirmed: prepare only (no refund, no start)
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,23 @@ class Provisioning(Part):
                                         | ((Rental.state == S.PROVISIONING.value)
                                            & (Rental.retry_at.is_(None) | (Rental.retry_at <= now))))
                 .order_by(Rental.id).limit(BATCH))).all())
-        return await self._advance_all(ids)
+            # deposits seen but not confirmed yet: their accounts are prepared meanwhile
+            early = list((await session.scalars(
+                select(Rental.id).where(Rental.state == S.AWAITING_DEPOSIT.value, Rental.deposit_seen_at.is_not(None),
+                                        Rental.credentials_sealed.is_(None), Rental.refund_reason.is_(None),
+                                        Rental.retry_at.is_(None) | (Rental.retry_at <= now))
+                .order_by(Rental.id).limit(BATCH))).all())
+        return await self._advance_all(ids, early)
 
     async def advance(self, rental_id: int) -> bool:
         """One step for one rental; True when its start got recorded."""
         return await self._advance_all([rental_id]) == 1
 
-    async def _advance_all(self, ids: list[int]) -> int:
+    async def _advance_all(self, ids: list[int], early: list[int] = ()) -> int:
         claims = [c for c in await asyncio.gather(*(self._guarded(i, self.claim(i)) for i in ids)) if c]
-        steps = await asyncio.gather(*(self._guarded(c.id, self._plan(c)) for c in claims))
+        prepared = [c for c in await asyncio.gather(*(self._guarded(i, self.claim_early(i)) for i in early)) if c]
+        steps = list(await asyncio.gather(*(self._guarded(c.id, self._plan(c)) for c in claims)))
+        steps += [SetUp(c, self.ctx.now() + timedelta(hours=c.hours), deadline=None, early=True) for c in prepared]
         done = sum(1 for step in steps if step is True)
         by_host: dict[int | None, list[SetUp]] = defaultdict(list)
         for step in steps:
@@ -145,14 +154,31 @@ class Provisioning(Part):
             else:
                 return None
             rental.attempts += 1
-            if not rental.unix_user:
-                rental.unix_user = renter_user(rental.escrow_id[2:14])
-            host = await session.get(Host, rental.host_id) if rental.host_id else None
-            renter = await session.get(User, rental.renter_id)
-            return Claim(id=rental.id, escrow_id=rental.escrow_id, unix_user=rental.unix_user, hours=rental.hours,
-                         attempts=rental.attempts, credentials_ready=rental.credentials_sealed is not None,
-                         host=host, offer=await session.get(Offer, rental.offer_id),
-                         renter_key=renter.ssh_public_key if renter else None)
+            return await self._claim_of(session, rental)
+
+    async def _claim_of(self, session, rental: Rental) -> Claim:
+        if not rental.unix_user:
+            rental.unix_user = renter_user(rental.escrow_id[2:14])
+        host = await session.get(Host, rental.host_id) if rental.host_id else None
+        renter = await session.get(User, rental.renter_id)
+        return Claim(id=rental.id, escrow_id=rental.escrow_id, unix_user=rental.unix_user, hours=rental.hours,
+                     attempts=rental.attempts, credentials_ready=rental.credentials_sealed is not None,
+                     host=host, offer=await session.get(Offer, rental.offer_id),
+                     renter_key=renter.ssh_public_key if renter else None)
+
+    async def claim_early(self, rental_id: int) -> Claim | None:
+        """Take a rental whose deposit is seen but not confirmed, to prepare its account (guarded
+        by the lease: of two workers only one gets it). The rental stays awaiting its deposit."""
+        now = self.ctx.now()
+        async with self.ctx.sessions.begin() as session:
+            taken = await session.execute(
+                update(Rental).where(Rental.id == rental_id, Rental.state == S.AWAITING_DEPOSIT.value,
+                                     Rental.deposit_seen_at.is_not(None), Rental.credentials_sealed.is_(None),
+                                     Rental.refund_reason.is_(None), Rental.retry_at.is_(None) | (Rental.retry_at <= now))
+                .values(retry_at=now + LEASE).execution_options(synchronize_session=False))
+            if taken.rowcount != 1:
+                return None
+            return await self._claim_of(session, await session.get(Rental, rental_id))
 
     async def _plan(self, c: Claim) -> bool | SetUp:
         """Compare a claimed rental with the chain: its account to set up (a SetUp), or done here
@@ -182,7 +208,7 @@ class Provisioning(Part):
         claims whose credentials are now sealed in the store."""
         host = group[0].claim.host
         if not self.can_ssh or host is None or host.host_key is None:
-            for s in group:
+            for s in (s for s in group if not s.early):      # an early one: decided once funded
                 await self._guarded(s.claim.id, self._cannot(
                     s.claim, "the provider's machine is not verified, so access could not be set up",
                     started=s.deadline is None))
@@ -198,11 +224,13 @@ class Provisioning(Part):
                 await self.retry_later(s.claim.id, RETRY_FIRST)
             return []
         stored = await asyncio.gather(*(self._guarded(s.claim.id, self._store(s, r)) for s, r in zip(group, results)))
-        return [s.claim for s, ok in zip(group, stored) if ok]
+        return [s.claim for s, ok in zip(group, stored) if ok and not s.early]
 
     async def _store(self, s: SetUp, result) -> bool:
         """Act on one rental's provisioning result; True when its credentials are sealed in the store."""
         c, offer = s.claim, s.claim.offer
+        if s.early and not result.ok:
+            return False          # not paid yet: the funded rental tries again and decides (lease runs out)
         if result.transient:
             await self._unreachable(c, s.deadline, s.chain_now)
             return False
