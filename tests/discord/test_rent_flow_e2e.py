@@ -8,7 +8,8 @@ WalletConnect (the QR code as an image, links as buttons), presses Rent (hours i
 wallet pays the deposit, progress is edited into the deposit message. The renter's DMs are closed
 when the login is ready (50007): support is told, /credentials says privately how to open them,
 then resends by DM, where the bot-made private key arrives as a file and works with the real ssh
-client. The gateway drops and resumes mid-flow, a DM send meets a 429. A dispute opens a private
+client. The gateway drops and resumes mid-flow, a DM send meets a 429. The reminder before the end
+comes by DM with an Extend button that works from the DM. A dispute opens a private
 thread in #support with both parties, pinging the support role; staff resolve it there with a
 confirmation button, the thread is archived and locked, both sides are told by DM.
 """
@@ -76,7 +77,8 @@ async def dc_market(anvil, sshd, relay, emu, tmp_path):
         master_key=generate_master_key(), operator_key=OPERATOR_KEY, arbiter_key=ARBITER_KEY, fee_bps=FEE_BPS,
         chain={"rpc_url": anvil.rpc_url, "chain_id": CHAIN_ID, "escrow_address": address, "confirmations": 1,
                "dispute_window_s": DISPUTE_WINDOW, "start_window_s": START_WINDOW,
-               "dispute_timeout_s": DISPUTE_TIMEOUT, "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
+               "dispute_timeout_s": DISPUTE_TIMEOUT, "max_duration_s": MAX_DURATION,
+               "tokens": [TokenSettings(symbol="ETH", decimals=18)]},
         ssh={"helper_path": sshd.helper, "retries": 2, "command_timeout_s": 30},
         walletconnect={"relay_url": relay.url, "project_id": "gpuflow-tests"},
         discord={"enabled": True, "guild_id": guild.id, "listings_channel_id": listings.id,
@@ -199,6 +201,25 @@ async def test_the_whole_rent_flow_through_discord(emu, dc_market):
                     assert KEY_HEADER not in text_of(message)
                     assert all(KEY_HEADER.encode() not in a.data for a in message.attachments)
 
+        # a reminder before the end arrives by DM with an Extend button, which works from the DM
+        m.warp(46 * 60)
+
+        async def reminded() -> bool:
+            return any("Extend" in " ".join(buttons(x)) for x in emu.dms(ren))
+        await m.tick_until(reminded, "the ending-soon reminder")
+        reminder = next(x for x in emu.dms(ren) if "Extend" in " ".join(buttons(x)))
+        extend_id = next(b["custom_id"] for label, b in buttons(reminder).items() if label.startswith("Extend"))
+        extended = await emu.click(ren, reminder, extend_id)
+        await extended.answered(timeout=10)
+        answer = await extended.done(timeout=30)
+        assert "went wrong" not in text_of(answer) and emu.state.channels[answer.channel_id].is_dm
+        while (await wallet.wait_for("answered", timeout=60))["method"] != "eth_sendTransaction":
+            pass                                                   # the wallet pays the extension
+
+        async def extended_on_chain() -> bool:
+            return any(t.startswith("extend") for t in await m.timeline(rental_id))
+        await m.tick_until(extended_on_chain, "the extension applied")
+
         # a dispute: a private thread in #support with both parties, the support role pinged
         opened = await (await emu.slash(ren, "dispute", channel=general, rental=rental_id,
                                         reason="the GPU is far slower than listed")).done(timeout=30)
@@ -214,6 +235,11 @@ async def test_the_whole_rent_flow_through_discord(emu, dc_market):
         assert roles == [dc["staff"].id] and users == [] and not everyone
         assert sue.id in thread.thread_members                            # the role mention brought staff in
 
+        async def disputed_on_chain() -> bool:     # the renter's wallet sent the dispute transaction
+            return any("registered on chain" in t for t in await m.timeline(rental_id, detail=True))
+        while (await wallet.wait_for("answered", timeout=60))["method"] != "eth_sendTransaction":
+            pass
+        await m.tick_until(disputed_on_chain, "the dispute registered on chain")
         prompt = await (await emu.slash(sue, "resolve", channel=thread, renter_percent=60,
                                         note="the host was slow half the time")).done(timeout=30)
         assert prompt.ephemeral and "60%" in text_of(prompt)
