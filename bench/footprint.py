@@ -42,11 +42,17 @@ async def child(settings_json: str) -> None:
     try:
         await runtime.tick()
         print("READY", flush=True)
+        # rentals written straight into the store have no reminder timers yet: the bot makes them
+        # a batch per tick; make them all first, so the ticks below show the steady state
+        catch_up = time.perf_counter()
+        while await runtime.services.timers.schedule():
+            pass
+        catch_up = time.perf_counter() - catch_up
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for _ in range(TICKS):
             await runtime.tick()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        print(json.dumps({"cpu_ms_per_tick": cpu / TICKS * 1000, "wall_ms_per_tick": wall / TICKS * 1000,
+        print(json.dumps({"timers_catch_up_s": catch_up, "cpu_ms_per_tick": cpu / TICKS * 1000, "wall_ms_per_tick": wall / TICKS * 1000,
                           "rss_mb": rss_mb(), "peak_rss_mb": rss_mb("VmHWM")}), flush=True)
     finally:
         await runtime.close()
@@ -127,6 +133,7 @@ async def main(rentals: int) -> None:
         if ready != "READY":
             raise SystemExit(f"the runtime did not start: {ready!r}")
         print(f"start-up (spawn -> first tick done): {started:.2f} s (goal: under 3 s)")
+        print(f"reminder timers for {rentals:,} rentals that had none: made in {figures['timers_catch_up_s']:.1f} s")
         print(f"back-office tick with {rentals:,} open rentals: CPU {figures['cpu_ms_per_tick']:.1f} ms, "
               f"wall {figures['wall_ms_per_tick']:.1f} ms")
         print(f"RSS {figures['rss_mb']:.0f} MB, peak {figures['peak_rss_mb']:.0f} MB (goal: under 200 MB)")

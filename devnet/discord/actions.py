@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from devnet.discord import payloads
 from devnet.discord.limits import BUTTON, LABEL, SELECTS, TEXT_INPUT
-from devnet.discord.model import Channel, Command, Guild, Interaction, Message, Role, User
+from devnet.discord.model import MANAGE_THREADS, Channel, Command, Guild, Interaction, Message, Role, User
 from devnet.discord.payloads import ATTACHMENT_SIZE_LIMIT
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class InteractionHandle:
 
 
 class ActionsMixin:
-    async def slash(self: DiscordEmulator, user: User, command: str, *, channel: Channel | None = None,
+    async def slash(self: DiscordEmulator, user: User, command: str, /, *, channel: Channel | None = None,
                     **options: Any) -> InteractionHandle:
         """`await emu.slash(alice, "offer create", channel=ch, gpu="A100", count=2)`; without a
         channel the person runs it in their DM with the bot."""
@@ -92,7 +92,7 @@ class ActionsMixin:
         data = self._command_data(command, channel, user, options, focused=None)
         return self._dispatch(2, data, user, channel)
 
-    async def autocomplete(self: DiscordEmulator, user: User, command: str, *, focused: str,
+    async def autocomplete(self: DiscordEmulator, user: User, command: str, /, *, focused: str,
                            channel: Channel | None = None, **options: Any) -> InteractionHandle:
         """The person is typing into option `focused` (its partial text in `options`)."""
         channel = channel or self.state.dm_channel(user.id)
@@ -272,6 +272,9 @@ class ActionsMixin:
         guild: Guild | None = state.guilds.get(channel.guild_id) if channel.guild_id else None
         if guild is not None and user.id not in guild.members:
             raise ClientRefused(f"{user.username} is not a member of {guild.name}")
+        if channel.type == 12 and user.id not in channel.thread_members and \
+                not self.permissions_in(channel, user.id) & MANAGE_THREADS:
+            raise ClientRefused(f"{user.username} cannot see the private thread {channel.name!r}")
         interaction = Interaction(state.ids.next(), state.application_id, kind, data, user.id, channel.id,
                                   guild.id if guild else None, state.now(),
                                   message_id=message.id if message else None)

@@ -103,8 +103,20 @@ def create(emu: DiscordEmulator, channel: Channel, body: dict[str, Any], files: 
     )
     channel.messages[message.id] = message
     state.remember_nonce(message)
+    if channel.type == 12 and not message.ephemeral:
+        _join_mentioned(emu, channel, message)
     emu.message_posted(message)
     return message
+
+
+def _join_mentioned(emu: DiscordEmulator, thread: Channel, message: Message) -> None:
+    """Mentioning people, or a role, in a private thread adds them to it (as in Discord)."""
+    users, roles, _ = payloads.mentions(emu.state, thread, message.content, message.allowed_mentions)
+    guild = emu.state.guilds[thread.guild_id]       # type: ignore[index]
+    thread.thread_members.update(users)
+    for member in guild.members.values():
+        if set(member.roles) & set(roles):
+            thread.thread_members.add(member.user_id)
 
 
 def edit(emu: DiscordEmulator, message: Message, body: dict[str, Any], files: list[Upload], *,

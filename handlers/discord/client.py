@@ -22,12 +22,16 @@ from bot.commands.reply import error_reply
 from bot.config import DiscordSettings
 from bot.domain.errors import UserError
 from handlers.discord import commands, modals, resolve
+from bot.delivery.refs import PlatformRef
+from bot.services.views import RentalView
 from handlers.discord.buttons import ActionButton, DismissButton
+from handlers.discord.delivery import DiscordDelivery
 from handlers.discord.invocation import invocation_of
 from handlers.discord.respond import Responder, Shown, internal_error
 
 log = logging.getLogger(__name__)
 PAGED = {"offers"}             # buttons that page their own message (Previous / Next)
+PROGRESS_KINDS = ("rental.created",)     # replies whose message later shows the rental's progress
 GUILD_READY_TIMEOUT_S = 0.5    # discord.py waits this long after the last GUILD_CREATE before on_ready
 
 
@@ -64,10 +68,15 @@ class DiscordFrontend:
         self.responder = Responder(self, settings.ack_after_s)
         self.ready = asyncio.Event()
         self.client.on_ready = self._on_ready            # type: ignore[attr-defined]
+        self.delivery = DiscordDelivery(self)
+        self._stopping = asyncio.Event()
+        self._delivery_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def _setup_hook(self) -> None:
+        """After login (REST works), before the gateway: buttons, commands, the delivery loop."""
         self.client.add_dynamic_items(ActionButton, DismissButton)
+        self._delivery_task = asyncio.get_running_loop().create_task(self.delivery.run(self._stopping))
         if self.settings.guild_id:           # guild commands show up at once; global ones take a while
             guild = discord.Object(self.settings.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -97,8 +106,19 @@ class DiscordFrontend:
                 client_task.cancel()
 
     async def close(self) -> None:
+        self._stopping.set()
+        if self._delivery_task is not None:
+            await asyncio.wait({self._delivery_task}, timeout=10)
         if not self.client.is_closed():
             await self.client.close()
+
+    async def support_roles(self, chat_id: str | None) -> set[str]:
+        """The roles that make someone support staff in a guild: configured, or set with /setup."""
+        s = self.settings
+        roles = {str(r) for r in s.support_role_ids}
+        if s.support_role_id is not None:
+            roles.add(str(s.support_role_id))
+        return roles | await self.services.place_store.support_roles("discord", chat_id or "-")
 
     # -- events -----------------------------------------------------------------------------------
     async def on_command(self, interaction: discord.Interaction, cmd: Command, args: dict[str, Any]) -> None:
@@ -134,7 +154,12 @@ class DiscordFrontend:
         await self.after(reply, shown, inv)
 
     async def after(self, reply: Any, shown: Shown | None, inv: Any) -> None:
-        """What follows a shown reply: a dispute decided inside its thread closes the thread."""
+        """What follows a shown reply: the message with a deposit request is remembered (the
+        rental's progress is edited into it); a dispute decided inside its thread closes it."""
+        rental = reply.view(RentalView) if reply.ok and reply.kind in PROGRESS_KINDS else None
+        if rental is not None and shown is not None and shown.message_id is not None:
+            await self.services.refs.remember_progress(rental.id, "discord", PlatformRef(
+                chat_id=inv.chat_id, channel_id=str(shown.channel_id), message_id=str(shown.message_id)))
         if reply.ok and reply.kind == "dispute.resolved" and inv.thread_id:
             try:
                 await resolve.close_thread(self, inv.thread_id)

@@ -45,6 +45,8 @@ def render_span(span: Span) -> str:
     if span.style is Style.BOLD:
         return f"**{escape_markdown(span.text)}**"
     if span.style is Style.LINK and span.url:
+        if not span.url.startswith(("https://", "http://")):     # wc:, ethereum: links are copied, not clicked
+            return _code(span.url) if span.text == span.url else f"{escape_markdown(span.text)}: {_code(span.url)}"
         label = escape_markdown(span.text).replace("]", "\\]")
         return f"[{label}](<{span.url}>)"
     return neutralise(escape_markdown(span.text))

@@ -56,7 +56,8 @@ async def market_app(emu, world, tmp_path):
     discord_settings = {"enabled": True, "guild_id": world["guild"].id, "support_role_id": world["support"].id,
                         "listings_channel_id": world["listings"].id, "support_channel_id": world["general"].id,
                         "rest_base_url": emu.rest_base, "gateway_url": emu.gateway_url}
-    settings = test_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", data_dir=tmp_path, discord=discord_settings)
+    settings = test_settings(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}", data_dir=tmp_path, discord=discord_settings,
+                             delivery={"retry_base_s": 0.2, "retry_max_s": 1.0, "max_attempts": 3})
     application = await open_app(settings, clock=Clock())
     try:
         yield application
