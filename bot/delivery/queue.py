@@ -8,6 +8,8 @@ take the same row; on SQLite (one process) the guarded UPDATE alone decides.
 """
 from __future__ import annotations
 
+import asyncio
+
 import json
 import logging
 import random
@@ -263,3 +265,18 @@ class DeliveryQueue:
             if due is not None:
                 timeout = min(timeout, max((due - now).total_seconds(), 0.0) + 0.01)
         await bell.wait(platform, timeout)
+
+    async def wait_for_work_or(self, stop: asyncio.Event, platform: str, timeout: float = 30.0) -> None:
+        """`wait_for_work`, cut short by `stop`. The losing wait is cancelled *and awaited*: a
+        wait cancelled mid-query still holds a database session, and left running it outlives
+        the engine (its connection's close then never returns and the event loop cannot end)."""
+        waiter = asyncio.ensure_future(self.wait_for_work(platform, timeout=timeout))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is not None:
+            raise waiter.exception()  # type: ignore[misc]

@@ -53,11 +53,7 @@ class TelegramDelivery:
         while not stop.is_set():
             try:
                 await self.deliver_due()
-                waiter = asyncio.ensure_future(self.queue.wait_for_work(PLATFORM))
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (waiter, stopper):
-                    task.cancel()
+                await self.queue.wait_for_work_or(stop, PLATFORM)
             except asyncio.CancelledError:
                 raise
             except Exception:          # a store hiccup must not stop delivery for good
