@@ -54,7 +54,7 @@ def test_the_dry_run_prints_the_parameters_and_the_gas_and_sends_nothing(node, t
                    "dispute window   86400 s (1 d)", "dispute timeout  604800 s (7 d)",
                    "max duration     7776000 s (90 d)"):
         assert needle in out, needle
-    gas = int(out.split("gas: estimate ")[1].split(",  ")[0].split(", costing")[0].replace(",", ""))
+    gas = int(out.split("gas: estimate ")[1].split(", costing")[0].replace(",", ""))
     assert 2_000_000 < gas < 3_500_000
     assert " ETH at the current gas price (" in out and "the balance covers it" in out
     assert "it would deploy" in out and result.stderr == ""
