@@ -94,8 +94,10 @@ class Spans:
     """--verbose: when each step of the worker ran in the measured round (first start, last end,
     summed time), by wrapping the runtime's own bound methods; plus the process's CPU time."""
 
-    STEPS = {"watcher": ["poll_once"], "fulfilment.provisioning": ["claim", "_plan", "_set_up_many", "_store"],
-             "fulfilment.starter": ["check", "hand_over", "start"], "services.ctx.escrow": ["submit"]}
+    STEPS = {"watcher": ["poll_once"],
+             "fulfilment.provisioning": ["claim_many", "claim", "_plan", "_set_up_many", "_seal_many", "_store"],
+             "fulfilment.starter": ["check", "hand_over_many", "hand_over", "send_start", "start"],
+             "services.ctx.escrow": ["submit"]}
 
     def __init__(self, runtime) -> None:
         self.spans: dict[str, list[tuple[float, float]]] = defaultdict(list)

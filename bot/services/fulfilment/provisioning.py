@@ -28,7 +28,7 @@ from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import Part, describe, log
 from bot.services.fulfilment.delivery import seal_credentials
 from bot.services.fulfilment.refunding import Refunds, open_tx
-from bot.services.fulfilment.starting import NOT_STARTED_IN_TIME, Starter, chain_end, ts
+from bot.services.fulfilment.starting import NOT_STARTED_IN_TIME, StartCheck, Starter, chain_end, ts
 from bot.ssh import GpuSpec, ProvisionRequest, provision_many, renter_user
 
 S = RentalState
@@ -53,6 +53,7 @@ class SetUp:
     deadline: int | None
     chain_now: int = 0
     early: bool = False          # the deposit is seen, not confirmed: prepare only (no refund, no start)
+    check: StartCheck | None = None    # the chain as the plan saw it: the start reuses it while no block came
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,10 @@ class Provisioning(Part):
         return await self._advance_all([rental_id]) == 1
 
     async def _advance_all(self, ids: list[int], early: list[int] = ()) -> int:
-        claims = [c for c in await asyncio.gather(*(self._guarded(i, self.claim(i)) for i in ids)) if c]
+        claims = await self.claim_many(ids)
         prepared = [c for c in await asyncio.gather(*(self._guarded(i, self.claim_early(i)) for i in early)) if c]
-        steps = list(await asyncio.gather(*(self._guarded(c.id, self._plan(c)) for c in claims)))
+        head = await self._head() if claims else None
+        steps = list(await asyncio.gather(*(self._guarded(c.id, self._plan(c, head)) for c in claims)))
         steps += [SetUp(c, self.ctx.now() + timedelta(hours=c.hours), deadline=None, early=True) for c in prepared]
         done = sum(1 for step in steps if step is True)
         by_host: dict[int | None, list[SetUp]] = defaultdict(list)
@@ -117,8 +119,34 @@ class Provisioning(Part):
         """One host's rentals: its accounts in one helper call, then their starts (the credentials go
         out with them) without waiting for the other hosts, so a slow machine holds back only its own."""
         ready = await self._set_up_many(group)
-        started = await asyncio.gather(*(self._guarded(c.id, self.starter.start(c.id, c.escrow_id)) for c in ready))
+        head = await self._head() if ready else None
+        known = {s.claim.id: s.check if s.check and head and s.check.block == head[0] else None for s in ready}
+        plain = [s for s in ready if self.starter.plain(known[s.claim.id])
+                 and await open_tx(self.escrow, s.claim.escrow_id, "start") is None]
+        if plain:
+            try:       # their credentials in one transaction, then their starts back to back
+                await self.starter.hand_over_many([s.claim.id for s in plain])
+            except Exception as exc:  # noqa: BLE001 - rolled back: each goes through start() alone
+                log.warning("handing over %d rentals together failed: %s", len(plain), describe(exc))
+                plain = []
+        for s in plain:
+            await self._guarded(s.claim.id, self.starter.send_start(s.claim.id, s.claim.escrow_id))
+        handed = {s.claim.id for s in plain}
+        rest = [s for s in ready if s.claim.id not in handed]
+        started = await asyncio.gather(*(self._guarded(s.claim.id, self.starter.start(
+            s.claim.id, s.claim.escrow_id, known=known[s.claim.id])) for s in rest))
         return sum(1 for r in started if r is True)
+
+    async def _head(self) -> tuple[int, int] | None:
+        """The latest block (number, time), read once for a round's chain checks; None when it
+        cannot be read (each check then reads its own)."""
+        if self.escrow is None:
+            return None
+        try:
+            return await self.starter.head()
+        except Exception as exc:  # noqa: BLE001 - an RPC hiccup: the checks read the head themselves
+            log.warning("reading the latest block failed: %s", describe(exc))
+            return None
 
     async def release_claims(self) -> int:
         """Make every provisioning rental claimable now (see Fulfilment.take_over); returns how many."""
@@ -139,34 +167,51 @@ class Provisioning(Part):
             await self.retry_later(rental_id, RETRY_FIRST)
             return None
 
+    async def claim_many(self, ids: list[int]) -> list[Claim]:
+        """Claim a round's rentals in one transaction (each with claim's guarded change, so a rental
+        another worker took is skipped, as alone); if that transaction fails, nothing of it was
+        kept and each rental is claimed on its own instead."""
+        if len(ids) <= 1:
+            return [c for c in [await self._guarded(i, self.claim(i)) for i in ids] if c]
+        now = self.ctx.now()
+        try:
+            async with self.ctx.sessions.begin() as session:
+                claims = [await self._claim_in(session, i, now) for i in ids]
+            return [c for c in claims if c]
+        except Exception as exc:  # noqa: BLE001 - rolled back: one at a time, each failure its own
+            log.warning("claiming %d rentals together failed, claiming each alone: %s", len(ids), describe(exc))
+        return [c for c in await asyncio.gather(*(self._guarded(i, self.claim(i)) for i in ids)) if c]
+
     async def claim(self, rental_id: int) -> Claim | None:
         """Take the rental for this worker: funded -> provisioning, or a provisioning rental whose
         lease (or retry time) is up. Guarded, so of two workers only one gets it."""
-        now = self.ctx.now()
         async with self.ctx.sessions.begin() as session:
-            rental = await session.get(Rental, rental_id)
-            if rental.refund_reason is not None:
+            return await self._claim_in(session, rental_id, self.ctx.now())
+
+    async def _claim_in(self, session, rental_id: int, now: datetime) -> Claim | None:
+        rental = await session.get(Rental, rental_id)
+        if rental is None or rental.refund_reason is not None:
+            return None
+        if rental.state == S.FUNDED.value:
+            try:
+                await move(session, rental, Step.PROVISION, "provisioning SSH access", retry_at=now + LEASE)
+            except Conflict:
                 return None
-            if rental.state == S.FUNDED.value:
-                try:
-                    await move(session, rental, Step.PROVISION, "provisioning SSH access", retry_at=now + LEASE)
-                except Conflict:
-                    return None
-                await notify(session, Kind.PROVISIONING, f"rental:{rental.id}:provisioning", data={"rental": rental.id},
-                             user_id=rental.renter_id, rental_id=rental.id)     # the progress message only
-            elif rental.state == S.PROVISIONING.value:
-                taken = await session.execute(
-                    update(Rental).where(Rental.id == rental.id, Rental.state == S.PROVISIONING.value,
-                                         Rental.refund_reason.is_(None),
-                                         Rental.retry_at.is_(None) | (Rental.retry_at <= now))
-                    .values(retry_at=now + LEASE).execution_options(synchronize_session=False))
-                if taken.rowcount != 1:
-                    return None
-                await session.refresh(rental)
-            else:
+            await notify(session, Kind.PROVISIONING, f"rental:{rental.id}:provisioning", data={"rental": rental.id},
+                         user_id=rental.renter_id, rental_id=rental.id)     # the progress message only
+        elif rental.state == S.PROVISIONING.value:
+            taken = await session.execute(
+                update(Rental).where(Rental.id == rental.id, Rental.state == S.PROVISIONING.value,
+                                     Rental.refund_reason.is_(None),
+                                     Rental.retry_at.is_(None) | (Rental.retry_at <= now))
+                .values(retry_at=now + LEASE).execution_options(synchronize_session=False))
+            if taken.rowcount != 1:
                 return None
-            rental.attempts += 1
-            return await self._claim_of(session, rental)
+            await session.refresh(rental)
+        else:
+            return None
+        rental.attempts += 1
+        return await self._claim_of(session, rental)
 
     async def _claim_of(self, session, rental: Rental) -> Claim:
         if not rental.unix_user:
@@ -192,32 +237,32 @@ class Provisioning(Part):
                 return None
             return await self._claim_of(session, await session.get(Rental, rental_id))
 
-    async def _plan(self, c: Claim) -> bool | SetUp:
-        """Compare a claimed rental with the chain: its account to set up (a SetUp), or done here
-        (True when its start got recorded)."""
+    async def _plan(self, c: Claim, head: tuple[int, int] | None = None) -> bool | SetUp:
+        """Compare a claimed rental with the chain (as of `head`, the round's latest block): its
+        account to set up (a SetUp), or done here (True when its start got recorded)."""
         if self.escrow is None:
             return False
-        check = await self.starter.check(c.escrow_id)
+        check = await self.starter.check(c.escrow_id, head)
         if check.started or check.latest.status == Status.ACTIVE:
             # the chain's clock runs (an earlier start of ours mined late): deliver at once, for the chain's time
             running = check.record if check.started else check.latest
             if not c.credentials_ready:
-                return SetUp(c, ts(chain_end(running)), deadline=None)
-            return await self.starter.start(c.id, c.escrow_id)
+                return SetUp(c, ts(chain_end(running)), deadline=None, check=check)
+            return await self.starter.start(c.id, c.escrow_id, known=check)
         if not check.funded:
             await self.retry_later(c.id, LEASE)       # cancelled or gone: its event brings the store along
             return False
         if c.credentials_ready or await open_tx(self.escrow, c.escrow_id, "start") is not None:
-            return await self.starter.start(c.id, c.escrow_id)
+            return await self.starter.start(c.id, c.escrow_id, known=check)
         if check.too_late:
             await self.refunds.flag(c.id, NOT_STARTED_IN_TIME)
             return False
         ends_at = self.ctx.now() + timedelta(hours=c.hours)     # a guess: the start fixes the end
-        return SetUp(c, ends_at, deadline=check.deadline, chain_now=check.chain_now)
+        return SetUp(c, ends_at, deadline=check.deadline, chain_now=check.chain_now, check=check)
 
-    async def _set_up_many(self, group: list[SetUp]) -> list[Claim]:
+    async def _set_up_many(self, group: list[SetUp]) -> list[SetUp]:
         """Create the accounts of one host's rentals and check its GPUs in one helper call; the
-        claims whose credentials are now sealed in the store."""
+        set-ups (not early ones) whose credentials are now sealed in the store."""
         host = group[0].claim.host
         if not self.can_ssh or host is None or host.host_key is None:
             for s in (s for s in group if not s.early):      # an early one: decided once funded
@@ -235,12 +280,29 @@ class Provisioning(Part):
             for s in group:
                 await self.retry_later(s.claim.id, RETRY_FIRST)
             return []
-        stored = await asyncio.gather(*(self._guarded(s.claim.id, self._store(s, r)) for s, r in zip(group, results)))
-        return [s.claim for s, ok in zip(group, stored) if ok and not s.early]
+        made = [(s, r) for s, r in zip(group, results) if r.ok and not r.transient]
+        try:       # the accounts made: sealed in one transaction for the host
+            await self._seal_many(made)
+            sealed = {s.claim.id for s, _ in made}
+        except Exception as exc:  # noqa: BLE001 - rolled back: each is stored on its own below
+            log.warning("storing %d accounts of host %s together failed: %s", len(made), host.id, describe(exc))
+            sealed = set()
+        stored = await asyncio.gather(*(self._guarded(s.claim.id, self._store(s, r)) for s, r in zip(group, results)
+                                        if s.claim.id not in sealed))
+        alone = {s.claim.id for s, ok in zip([s for s in group if s.claim.id not in sealed], stored) if ok}
+        return [s for s in group if (s.claim.id in sealed or s.claim.id in alone) and not s.early]
+
+    async def _seal_many(self, made: list) -> None:
+        for _ in made:
+            checkpoint("account-created")
+        if made:
+            async with self.ctx.sessions.begin() as session:
+                for s, result in made:
+                    await self._seal(session, s, result)
 
     async def _store(self, s: SetUp, result) -> bool:
         """Act on one rental's provisioning result; True when its credentials are sealed in the store."""
-        c, offer = s.claim, s.claim.offer
+        c = s.claim
         if s.early and not result.ok:
             return False          # not paid yet: the funded rental tries again and decides (lease runs out)
         if result.transient:
@@ -251,17 +313,22 @@ class Provisioning(Part):
             return False
         checkpoint("account-created")
         async with self.ctx.sessions.begin() as session:
-            row = await session.get(Rental, c.id)
-            row.credentials_sealed = seal_credentials(self.ctx.box, row.id, result.credentials)
-            # the public half only (a bot-made private key is DMed, never stored in the clear)
-            row.ssh_public_key = result.credentials.public_key
-            row.host_expiry = result.credentials.key_expires_at
-            add_timeline(session, row.id, "provisioned",
-                         f"SSH account {row.unix_user} created; GPUs checked: "
-                         f"{len(result.gpus)}x {offer.gpu_model} as listed")
-            await notify(session, Kind.GPU_VERIFIED, f"rental:{row.id}:gpu-verified", user_id=row.renter_id,
-                         rental_id=row.id, data={"rental": row.id, "gpus": f"{len(result.gpus)}x {offer.gpu_model}"})
+            await self._seal(session, s, result)
         return True
+
+    async def _seal(self, session, s: SetUp, result) -> None:
+        """Keep a made account's credentials, sealed, with its GPU check."""
+        offer = s.claim.offer
+        row = await session.get(Rental, s.claim.id)
+        row.credentials_sealed = seal_credentials(self.ctx.box, row.id, result.credentials)
+        # the public half only (a bot-made private key is DMed, never stored in the clear)
+        row.ssh_public_key = result.credentials.public_key
+        row.host_expiry = result.credentials.key_expires_at
+        add_timeline(session, row.id, "provisioned",
+                     f"SSH account {row.unix_user} created; GPUs checked: "
+                     f"{len(result.gpus)}x {offer.gpu_model} as listed")
+        await notify(session, Kind.GPU_VERIFIED, f"rental:{row.id}:gpu-verified", user_id=row.renter_id,
+                     rental_id=row.id, data={"rental": row.id, "gpus": f"{len(result.gpus)}x {offer.gpu_model}"})
 
     async def _unreachable(self, c: Claim, deadline: int | None, chain_now: int) -> None:
         """Try again later with backoff; give up (refund, pause the offer) only close to the deadline."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import select
+
 from bot.chain.escrow import EscrowError, RentalRecord, Status
 from bot.faults import checkpoint
 from bot.db.models import Rental
@@ -42,6 +44,7 @@ class StartCheck:
     latest: RentalRecord        # as of the latest block: a start mined but not confirmed yet shows here
     chain_now: int              # the latest block's time
     deadline: int               # depositedAt + start window: no start from this block time on
+    block: int = -1             # the latest block's number: the check holds while it is the head
 
     @property
     def started(self) -> bool:
@@ -61,18 +64,25 @@ class Starter(Part):
         super().__init__(ctx, escrow, ssh)
         self.refunds = refunds
 
-    async def check(self, escrow_id: str) -> StartCheck:
+    async def head(self) -> tuple[int, int]:
+        """The latest block's (number, time): many checks of one round read the chain as of it."""
         block = await self.escrow.w3.eth.get_block("latest")
-        confirmed = max(0, block["number"] - self.ctx.settings.chain.confirmations_needed)
-        latest = await self.escrow.rental(escrow_id, block["number"])
-        record = latest if confirmed == block["number"] else await self.escrow.rental(escrow_id, confirmed)
-        return StartCheck(record, latest, block["timestamp"],
-                          latest.deposited_at + self.ctx.settings.chain.start_window_s)
+        return block["number"], block["timestamp"]
 
-    async def start(self, rental_id: int, escrow_id: str) -> bool:
+    async def check(self, escrow_id: str, head: tuple[int, int] | None = None) -> StartCheck:
+        """The rental's record as of the latest block (`head`, when the caller read it already)."""
+        number, timestamp = head or await self.head()
+        confirmed = max(0, number - self.ctx.settings.chain.confirmations_needed)
+        latest = await self.escrow.rental(escrow_id, number)
+        record = latest if confirmed == number else await self.escrow.rental(escrow_id, confirmed)
+        return StartCheck(record, latest, timestamp, latest.deposited_at + self.ctx.settings.chain.start_window_s,
+                          number)
+
+    async def start(self, rental_id: int, escrow_id: str, *, known: StartCheck | None = None) -> bool:
         """The access is ready: hand it over and send the start (unless one is open). True when the
-        start is recorded in the store (the chain's record shows it confirmed)."""
-        check = await self.check(escrow_id)
+        start is recorded in the store (the chain's record shows it confirmed). `known`: this
+        rental's check as of the block that is still the latest (the same answer a new read gives)."""
+        check = known or await self.check(escrow_id)
         if check.started:
             checkpoint("start-mined")
             return await self.record(rental_id, check.record)
@@ -92,14 +102,34 @@ class Starter(Part):
             return False
         await self.hand_over(rental_id)
         if pending is None:
-            try:
-                await self.escrow.submit("start", escrow_id)
-                checkpoint("start-sent")
-            except EscrowError as exc:
-                if exc.error != "TooLate":
-                    raise
-                await self.refunds.flag(rental_id, NOT_STARTED_IN_TIME)
-                return False
+            return await self.send_start(rental_id, escrow_id)
+        await self.retry_later(rental_id, RECHECK_AFTER)
+        return False
+
+    def plain(self, known: StartCheck | None) -> bool:
+        """The usual case after the accounts are made: the chain's record (as of the block that is
+        still the head) shows it funded and in time; with no start of ours open, start() would
+        hand over and send."""
+        return known is not None and known.funded and not known.too_late
+
+    async def hand_over_many(self, rental_ids: list[int]) -> None:
+        """hand_over for several rentals in one transaction (all or none)."""
+        async with self.ctx.sessions.begin() as session:
+            rows = (await session.scalars(select(Rental).where(Rental.id.in_(rental_ids)))).all()
+            queued = [await queue_credentials(session, self.ctx.box, row) for row in rows]
+        for _ in filter(None, queued):
+            checkpoint("credentials-queued")
+
+    async def send_start(self, rental_id: int, escrow_id: str) -> bool:
+        """The start of a plain rental whose access was handed over (the rest of start())."""
+        try:
+            await self.escrow.submit("start", escrow_id)
+            checkpoint("start-sent")
+        except EscrowError as exc:
+            if exc.error != "TooLate":
+                raise
+            await self.refunds.flag(rental_id, NOT_STARTED_IN_TIME)
+            return False
         await self.retry_later(rental_id, RECHECK_AFTER)
         return False
 
