@@ -112,6 +112,18 @@ class TxJournal:
         row = await self.latest_for(ref, purpose)
         return row if row is not None and row.status == TX_PENDING else None
 
+    async def open_refs(self, refs: list[str], purpose: str) -> set[str]:
+        """Those of `refs` whose most recent transaction of `purpose` is still open (open_for for
+        many, in one query)."""
+        if not refs:
+            return set()
+        async with self.sessions() as s:
+            latest = (select(ChainTx.ref, func.max(ChainTx.id).label("id"))
+                      .where(ChainTx.chain_id == self.chain_id, ChainTx.purpose == purpose, ChainTx.ref.in_(refs))
+                      .group_by(ChainTx.ref).subquery())
+            return set((await s.scalars(select(ChainTx.ref).join(latest, ChainTx.id == latest.c.id)
+                                        .where(ChainTx.status == TX_PENDING))).all())
+
     async def count(self, ref: str, purpose: str) -> int:
         async with self.sessions() as s:
             return await s.scalar(select(func.count()).select_from(ChainTx).where(

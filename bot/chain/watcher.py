@@ -172,8 +172,9 @@ class EscrowWatcher:
             applied = 0
             hashes = dict([anchor]) if anchor else {}
             hashes[to] = to_hash
+            known = await self._known(s, events)
             for event in events:
-                applied += await self._apply_once(s, event)
+                applied += await self._apply_once(s, event, known)
                 hashes[event.block_number] = event.block_hash
             for n, h in hashes.items():
                 await s.merge(ChainBlock(chain_id=self.chain_id, contract=self.address, number=n, hash=h))
@@ -183,17 +184,32 @@ class EscrowWatcher:
             cur.block_number, cur.block_hash, cur.block_time = to, to_hash, to_time
         return applied
 
-    async def _apply_once(self, s: AsyncSession, event: EscrowEvent) -> int:
-        row = await s.scalar(select(ChainEvent).where(
-            ChainEvent.chain_id == self.chain_id, ChainEvent.tx_hash == event.tx_hash,
-            ChainEvent.log_index == event.log_index))
+    async def _known(self, s: AsyncSession, events: list[EscrowEvent]) -> dict[tuple[str, int], ChainEvent]:
+        """The stored rows of a range's events (delivered before, or reorged out), in one query per
+        500 transactions instead of one per event."""
+        hashes = sorted({e.tx_hash for e in events})
+        known: dict[tuple[str, int], ChainEvent] = {}
+        for i in range(0, len(hashes), 500):
+            for row in (await s.scalars(select(ChainEvent).where(
+                    ChainEvent.chain_id == self.chain_id, ChainEvent.tx_hash.in_(hashes[i:i + 500])))).all():
+                known[(row.tx_hash, row.log_index)] = row
+        return known
+
+    async def _apply_once(self, s: AsyncSession, event: EscrowEvent,
+                          known: dict[tuple[str, int], ChainEvent] | None = None) -> int:
+        """Apply one event unless it was applied before (its row, by transaction and log index)."""
+        if known is None:
+            known = await self._known(s, [event])
+        row = known.get((event.tx_hash, event.log_index))
         if row is not None and row.status == EVENT_APPLIED:
             return 0                                   # delivered before: already applied
         if row is None:
-            s.add(ChainEvent(chain_id=self.chain_id, contract=self.address, tx_hash=event.tx_hash,
+            row = ChainEvent(chain_id=self.chain_id, contract=self.address, tx_hash=event.tx_hash,
                              log_index=event.log_index, block_number=event.block_number,
                              block_hash=event.block_hash, name=event.name, rental_id=event.rental_id,
-                             args=EventDecoder.args_to_json(event.args), status=EVENT_APPLIED))
+                             args=EventDecoder.args_to_json(event.args), status=EVENT_APPLIED)
+            s.add(row)
+            known[(event.tx_hash, event.log_index)] = row      # the same log twice in a range: once
         else:                                          # removed by a reorg, back on the new fork
             row.block_number, row.block_hash = event.block_number, event.block_hash
             row.status, row.applied_at, row.reverted_at = EVENT_APPLIED, utcnow(), None

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import distinct, func, select, update
 
 from bot.faults import checkpoint
-from bot.chain.escrow import Status
+from bot.chain.escrow import Status, rental_ref
 from bot.db.models import Host, Offer, Rental, TimelineEntry, User
 from bot.delivery.kinds import Kind
 from bot.delivery.notify import notify
@@ -27,7 +27,7 @@ from bot.domain.states import RentalState, Step
 from bot.services.common import add_timeline, move
 from bot.services.fulfilment.base import Part, describe, log
 from bot.services.fulfilment.delivery import seal_credentials
-from bot.services.fulfilment.refunding import Refunds, open_tx
+from bot.services.fulfilment.refunding import Refunds, open_starts, open_tx
 from bot.services.fulfilment.starting import NOT_STARTED_IN_TIME, StartCheck, Starter, chain_end, ts
 from bot.ssh import GpuSpec, ProvisionRequest, provision_many, renter_user
 
@@ -121,8 +121,10 @@ class Provisioning(Part):
         ready = await self._set_up_many(group)
         head = await self._head() if ready else None
         known = {s.claim.id: s.check if s.check and head and s.check.block == head[0] else None for s in ready}
-        plain = [s for s in ready if self.starter.plain(known[s.claim.id])
-                 and await open_tx(self.escrow, s.claim.escrow_id, "start") is None]
+        plain = [s for s in ready if self.starter.plain(known[s.claim.id])]
+        if plain:
+            pending = await open_starts(self.escrow, [s.claim.escrow_id for s in plain])
+            plain = [s for s in plain if rental_ref(s.claim.escrow_id) not in pending]
         if plain:
             try:       # their credentials in one transaction, then their starts back to back
                 await self.starter.hand_over_many([s.claim.id for s in plain])
@@ -176,6 +178,9 @@ class Provisioning(Part):
         now = self.ctx.now()
         try:
             async with self.ctx.sessions.begin() as session:
+                # the round's rentals and renters in two queries: session.get below finds them loaded
+                rows = (await session.scalars(select(Rental).where(Rental.id.in_(ids)))).all()
+                await session.scalars(select(User).where(User.id.in_({r.renter_id for r in rows})))
                 claims = [await self._claim_in(session, i, now) for i in ids]
             return [c for c in claims if c]
         except Exception as exc:  # noqa: BLE001 - rolled back: one at a time, each failure its own

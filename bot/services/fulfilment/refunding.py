@@ -23,6 +23,14 @@ async def open_tx(escrow, rental_escrow_id: str, purpose: str):
     return await journal.open_for(rental_ref(rental_escrow_id), purpose) if journal is not None else None
 
 
+async def open_starts(escrow, rental_escrow_ids: list[str]) -> set[str]:
+    """Which of these rentals (by rental_ref) have a start of ours still open, in one query."""
+    journal = getattr(escrow.operator, "journal", None) if escrow is not None else None
+    if journal is None:
+        return set()
+    return await journal.open_refs([rental_ref(i) for i in rental_escrow_ids], "start")
+
+
 class Refunds(Part):
     async def flag(self, rental_id: int, reason: str, *, flag_offer: bool = False) -> None:
         """Mark the rental for a refund with a reason the renter may read (plain words: never a raw
