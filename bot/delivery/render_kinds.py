@@ -148,9 +148,12 @@ def _extended(d: Data) -> Message:
 @renders(Kind.PROVIDER_FAILED)
 def _provider_failed(d: Data) -> Message:
     refunded = "The renter is refunded and the" if d.get("refunded", True) else "The"
-    return Message().add(plain(f"Rental #{d['rental']} on your offer #{d.get('offer', '?')} could not be delivered: "),
-                         user(str(d.get("reason", ""))),
-                         plain(f". {refunded} offer is paused (flagged) until an admin reviews it."))
+    msg = Message().add(plain(f"Rental #{d['rental']} on your offer #{d.get('offer', '?')} could not be delivered: "),
+                        user(str(d.get("reason", ""))),
+                        plain(f". {refunded} offer is paused (flagged) until it is reviewed."))
+    if d.get("review"):
+        msg.add(plain("To get it reviewed: "), user(str(d["review"])))
+    return msg
 
 
 @renders(Kind.ACCESS_FAILED)
