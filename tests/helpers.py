@@ -31,7 +31,8 @@ async def link_wallet(app, actor: Actor, key: str | None = None) -> str:
 async def verify_host(app, actor: Actor, host: str = "rig", gpu: str = "rtx4090", count: int = 1, vram: int = 24):
     """/host verify without a machine: the real recording path with a stand-in result (these tests
     have no sshd; tests/e2e verify against a real one)."""
-    return await app.services.hosts.record_verification(actor, host, stand_in_verification(gpu, count, vram))
+    return await app.services.hosts.record_verification(
+        actor, host, stand_in_verification(gpu, count, vram, machine=f"{actor.user_id}:{host}"))
 
 
 async def provider_with_offer(app, name: str = "prov", *, listed: bool = True, **spec) -> tuple[Actor, int]:

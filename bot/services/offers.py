@@ -150,14 +150,15 @@ class OfferService:
             return view
 
     async def set_status(self, actor: Actor, offer_id: int, status: str) -> OfferView:
-        """pause / resume / remove. The owner may do all three; admins may pause or remove any,
-        and resume a flagged one (that clears the flag). Resuming lists the offer only when
-        nothing is missing (bot.domain.listing); else it waits as unlisted."""
+        """pause / resume / remove. The owner may do all three; admins may pause or remove any;
+        support staff review flagged offers: resuming one clears its flag. Resuming lists the offer
+        only when nothing is missing (bot.domain.listing); else it waits as unlisted."""
         if status not in ("active", "paused", "removed"):
             raise InvalidInput("status must be active, paused or removed")
         async with self.ctx.sessions.begin() as session:
-            offer = await self._own_offer(session, actor, offer_id, admin_ok=status != "active")
-            if offer.status == FLAGGED and status == ACTIVE and not actor.is_admin:
+            review = status == ACTIVE and actor.is_staff and (await get_offer(session, offer_id)).status == FLAGGED
+            offer = await self._own_offer(session, actor, offer_id, admin_ok=status != "active", staff_ok=review)
+            if offer.status == FLAGGED and status == ACTIVE and not actor.is_staff:
                 view = await offer_view(session, self.ctx.settings, offer)
                 raise PermissionDenied(f"offer #{offer_id} was flagged after a failed delivery"
                                        f"{': ' + view.flag_reason if view.flag_reason else ''}. "
@@ -202,10 +203,10 @@ class OfferService:
         return hosts[0]
 
     async def _own_offer(self, session: AsyncSession, actor: Actor, offer_id: int, *,
-                         admin_ok: bool = False) -> Offer:
+                         admin_ok: bool = False, staff_ok: bool = False) -> Offer:
         offer = await get_offer(session, offer_id)
         provider = await session.get(Provider, offer.provider_id)
-        if provider.user_id != actor.user_id and not (admin_ok and actor.is_admin):
+        if provider.user_id != actor.user_id and not (admin_ok and actor.is_admin) and not (staff_ok and actor.is_staff):
             raise PermissionDenied(f"offer #{offer_id} is not yours")
         return offer
 
