@@ -95,10 +95,10 @@ def host_verified(h: HostView, result) -> Message:
         if o.status == "active":
             msg.add(f"Offer #{o.id} is listed.")
         elif o.id in kept:
-            msg.add(f"Offer #{o.id} stays paused after a failed delivery: ", user(kept[o.id]),
-                    plain(". Ask support to review it."))
+            msg.add(f"Offer #{o.id} stays paused after a failed delivery: {kept[o.id]}. Ask support to review it.")
         elif o.status == "unlisted":
-            msg.add(f"Offer #{o.id} is not listed yet: ", user("; ".join(g.text() for g in o.missing) or "?"))
+            msg.add(f"Offer #{o.id} is not listed yet: ", *[s for i, g in enumerate(o.missing) for s in (
+                *((plain("; "),) if i else ()), plain(f"{g.what}: "), code(g.fix))])
     return msg
 
 

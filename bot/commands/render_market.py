@@ -74,12 +74,12 @@ def listing_state(o: OfferView) -> list[Line]:
     if o.status == "flagged":
         lines.append((plain("Paused after a failed delivery"),
                       *((plain(": "), user(o.flag_reason)) if o.flag_reason else ())))
-        if o.review:
-            lines.append((plain("To get it reviewed: "), user(o.review)))
+        if o.review:     # our words and the host's name (lowercase letters, digits, '-')
+            lines.append((plain(f"To get it reviewed: {o.review}"),))
     if o.missing:
         lines.append((plain("Not listed until this is done:" if o.status == "unlisted" else
                             "Not shown to renters until this is done:"),))
-        lines.extend((plain(f"  - {g.what}: "), user(g.fix)) for g in o.missing)
+        lines.extend((plain(f"  - {g.what}: "), code(g.fix)) for g in o.missing)
     elif o.status == "unlisted":
         lines.append((plain("Not listed right now: its provider has not finished setting it up."),))
     return lines

@@ -152,7 +152,7 @@ def _provider_failed(d: Data) -> Message:
                         user(str(d.get("reason", ""))),
                         plain(f". {refunded} offer is paused (flagged) until it is reviewed."))
     if d.get("review"):
-        msg.add(plain("To get it reviewed: "), user(str(d["review"])))
+        msg.add(plain(f"To get it reviewed: {d['review']}"))     # our words and a host name (a-z, 0-9, -)
     return msg
 
 
