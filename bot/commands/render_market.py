@@ -57,7 +57,7 @@ def offer_page(page: OfferPage) -> Message:
     return msg
 
 
-STATUS_TEXT = {"unlisted": "not listed yet", "flagged": "paused after a failed delivery"}
+STATUS_TEXT = {"unlisted": "not listed yet"}
 
 
 def offer_heading(o: OfferView, done: str) -> str:
