@@ -90,11 +90,19 @@ class ChainSettings(_Section):
     max_duration_s: int = Field(default=90 * 86400, gt=0, lt=2**64, description="longest rental, extensions included (fixed at deploy)")
     start_block: int = Field(default=0, ge=0, description="the block the escrow was deployed in (printed by "
                              "`contract deploy`): the watcher starts there instead of at block 0")
+    deployment_file: Path | None = Field(default=None, description="the record `contract deploy` writes (default "
+                                         "data_dir/deployment.json): read when escrow_address is not set")
+    _record: Path | None = None    # the record escrow_address and start_block were taken from (load_settings)
     quote_ttl_s: int = Field(default=900, ge=60, le=86400, description="how long a signed deposit quote stays valid")
     tokens: list[TokenSettings] = Field(
         default_factory=lambda: [TokenSettings(symbol="ETH", decimals=18)],
         description="accepted tokens; the first is the default for new offers",
     )
+
+    @property
+    def escrow_record(self) -> Path | None:
+        """The deployment record escrow_address and start_block came from; None if set in the config."""
+        return self._record
 
     @property
     def confirmations_needed(self) -> int:
@@ -379,7 +387,9 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
     finally:
         _TomlSource.data = {}
     if settings is not None:
-        problems += _semantic_problems(settings)
+        from bot.chain.record import adopt_record
+
+        problems += _semantic_problems(settings) + adopt_record(settings)
     if problems:
         raise ConfigError(problems)
     assert settings is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.observability.logs import configure_logging
+from handlers.cli_contract import add_contract_parser, run_contract
 
 
 def _load(args) -> Settings:
@@ -71,22 +72,7 @@ async def _migrate(args) -> int:
 
 
 async def _contract(args) -> int:
-    from bot.app import deploy_contract
-    from bot.chain import admin
-
-    settings = _load(args)
-    if args.action == "show":
-        print("\n".join(await admin.show(settings)))
-        return 0
-    if args.action == "tokens":
-        tx = await admin.set_token_allowed(settings, args.symbol, args.change == "allow")
-        print(f"{args.symbol.upper()} is now {'allowed' if args.change == 'allow' else 'refused'} for new deposits "
-              f"(transaction {tx})")
-        return 0
-    address, block = await deploy_contract(settings)
-    print(f"GpuEscrow deployed at {address} (at or after block {block})\n"
-          f"Put it in your configuration:\n  [chain]\n  escrow_address = \"{address}\"\n  start_block = {block}")
-    return 0
+    return await run_contract(args, _load)
 
 
 FRONTENDS = ("discord", "telegram")
@@ -199,16 +185,23 @@ def _check_config(args) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    from bot.chain.record import record_disagreement
+    from bot.observability.redact import redact
+
     print("configuration OK")
     print(f"  database: {_redact_url(settings.resolved_database_url)}")
-    print(f"  chain: {settings.chain.rpc_url} (chain id {settings.chain.chain_id}), escrow "
-          f"{settings.chain.escrow_address or 'not deployed'}, tokens "
-          f"{', '.join(t.symbol for t in settings.tokens())}")
+    c = settings.chain
+    source = f" (from {c.escrow_record}, start block {c.start_block})" if c.escrow_record else ""
+    print(f"  chain: {redact(c.rpc_url)} (chain id {c.chain_id}), escrow {c.escrow_address or 'not deployed'}"
+          f"{source}, tokens {', '.join(t.symbol for t in settings.tokens())}")
     print(f"  fee: {settings.fee_bps} bps; deposit timeout {settings.deposit_timeout_s} s")
     print(f"  discord: {'on' if settings.discord.enabled else 'off'}; telegram: "
           f"{'on' if settings.telegram.enabled else 'off'}; walletconnect: "
           f"{'configured' if settings.walletconnect.project_id else 'not configured'}")
     print(f"  master key: {'set' if settings.master_key else 'NOT SET (host keys cannot be stored)'}")
+    if disagreement := record_disagreement(settings):
+        print(f"1 problem with the deployment record:\n  - {disagreement}", file=sys.stderr)
+        return 1
     if getattr(args, "online", False):
         from bot.services.contract_check import compare_online
 
@@ -268,19 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                    description="One line per check: database reachable and migrated, RPC and chain id, escrow "
                    "code and parameters, operator gas, WalletConnect relay, Discord and Telegram tokens, each "
                    "host's SSH login and pinned key. Exit status 1 if any check fails.")
-    k = sub.add_parser("contract", help="escrow contract tools", description="Escrow contract tools.")
-    actions = k.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("deploy", help="deploy GpuEscrow with the configured operator, arbiter, fee",
-                       description="Deploy GpuEscrow with the operator key; the operator, arbiter, fee and "
-                       "windows come from the configuration and are fixed in the contract for good.")
-    actions.add_parser("show", help="what the deployed escrow enforces, and each configured token's status",
-                       description="Read the deployed escrow: version, code check, roles, fee, windows, longest "
-                       "rental, and whether each configured token is allowed for deposits.")
-    tokens = actions.add_parser("tokens", help="allow or refuse an ERC-20 token for new deposits (admin key)",
-                                description="Edit the escrow's token allow-list with GPUFLOW_ADMIN_KEY. Only plain "
-                                "ERC-20 tokens: fee-on-transfer and rebasing tokens break the escrow's accounting.")
-    tokens.add_argument("change", choices=["allow", "deny"])
-    tokens.add_argument("symbol", help="a token of [chain] tokens, e.g. USDC")
+    add_contract_parser(sub)
     return p
 
 

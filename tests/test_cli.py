@@ -159,7 +159,8 @@ def test_migrate_against_an_unreachable_postgresql_says_so_in_one_line():
 def test_every_subcommand_has_its_own_help():
     for argv, says in ((["run"], "back office"), (["demo"], "scripted market"), (["console"], "--script"),
                        (["migrate"], "migration"), (["check-config"], "every problem"), (["doctor"], "One line per"),
-                       (["contract"], "ACTION"), (["contract", "deploy"], "Deploy GpuEscrow")):
+                       (["contract"], "ACTION"), (["contract", "deploy"], "Deploy GpuEscrow"),
+                       (["contract", "deploy"], "--dry-run"), (["contract", "deploy"], "--force")):
         result = run_cli(*argv, "--help")
         assert result.returncode == 0, argv
         assert result.stdout.startswith(f"usage: gpuflow-bot {' '.join(argv)} "), (argv, result.stdout[:200])

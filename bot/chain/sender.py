@@ -83,6 +83,10 @@ class TxSender:
         priority = self._priority if self._priority is not None else await self._w3.eth.max_priority_fee
         return 2 * base + priority, priority
 
+    async def fees(self) -> tuple[int, int]:
+        """(max fee, priority fee) per gas this sender would offer now: a dry run prices with them."""
+        return await self._fees()
+
     async def _next_nonce(self) -> int:
         if self._nonce is None:
             nonce = await self._w3.eth.get_transaction_count(self.address, "pending")
