@@ -6,6 +6,12 @@ Everything lives in /run/gpuflow-sshd-<pid> (sshd reads key files as the target 
 tree must be world-readable; pytest's tmp dirs are 0700), and the renter UIDs are a range of
 this run's own, so two runs at once never touch each other's accounts. Leftovers of a run
 that died are cleaned up by the next one.
+
+`start_fleet(n)` sets up n such hosts at once (for the fleet bench): each its own sshd, port,
+host key, provider account, helper copy, state and UID range, all reached at one helper path
+as separate machines are (the bot has one `ssh.helper_path` for every host). Each sshd runs in
+its own mount namespace where that path is its own helper directory, so the helper finds its
+own gpuflow-helper.conf beside it. Unlike separate machines they share /etc/passwd.
 """
 from __future__ import annotations
 
@@ -50,9 +56,15 @@ class SshdServer:
     uid_max: int
     proc: subprocess.Popen | None = None
     max_procs: int = MAX_PROCS
+    helper_at: str | None = None      # the path sessions see the helper at (start_fleet), if not its own
 
     @property
     def helper(self) -> str:
+        """Where the bot calls the helper (through sudo, in this host's sessions)."""
+        return self.helper_at or self.helper_copy
+
+    @property
+    def helper_copy(self) -> str:
         return str(self.base / "sbin" / "gpuflow-helper")
 
     @property
@@ -75,7 +87,7 @@ class SshdServer:
 
     def run_helper(self, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
         """Call the helper directly as root, bypassing the Python side (to test its own checks)."""
-        return subprocess.run([self.helper, *args], input=stdin, capture_output=True, timeout=60)
+        return subprocess.run([self.helper_copy, *args], input=stdin, capture_output=True, timeout=60)
 
     def renters(self) -> list[str]:
         out = self.run_helper("list")
@@ -130,7 +142,7 @@ def _teardown(base: Path) -> None:
     """Undo one fixture: stop sshd, remove its renters and provider account, its sudoers file."""
     meta_path = base / "meta.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    _stop_reaper(base)
+    _stop_reaper(base, meta.get("helper_at"))
     pidfile = base / "sshd.pid"
     if pidfile.exists():
         try:
@@ -151,11 +163,11 @@ def _teardown(base: Path) -> None:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def _stop_reaper(base: Path) -> None:
+def _stop_reaper(base: Path, helper_at: str | None = None) -> None:
     """The helper's reaper outlives sshd by design; this run's one goes with the run."""
     try:
         pid = int((base / "state" / "reaper.pid").read_text().strip())
-        if str(base) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+        if (helper_at or str(base)) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
             os.kill(pid, signal.SIGKILL)
     except (OSError, ValueError):
         pass
@@ -165,7 +177,7 @@ def cleanup_stale() -> None:
     """Remove what earlier runs that died left behind (their owning process is gone)."""
     for base in Path("/run").glob(RUN_PREFIX + "*"):
         try:
-            owner = int(base.name[len(RUN_PREFIX):])
+            owner = int(base.name[len(RUN_PREFIX):].split("-")[0])     # <pid> or <pid>-<part>
             os.kill(owner, 0)
             continue  # still running: not ours to touch
         except ProcessLookupError:
@@ -195,26 +207,68 @@ def shared_sshd() -> Iterator[SshdServer]:
             _shared = None
 
 
-def start_sshd() -> SshdServer:
+def _preflight(*tools: str | None) -> None:
     if os.geteuid() != 0:
         raise SshdUnavailable("the SSH tests need root (they create system accounts and run sshd)")
-    for tool in (SSHD, shutil.which("ssh"), shutil.which("sudo"), "/usr/bin/python3"):
+    for tool in (SSHD, shutil.which("ssh"), shutil.which("sudo"), "/usr/bin/python3", *tools):
         if not tool or not os.path.exists(tool):
             raise SshdUnavailable("openssh-server, openssh-client, sudo and python3 are needed: "
                                   "run `bash scripts/system-deps.sh` as root")
     cleanup_stale()
+
+
+def start_sshd() -> SshdServer:
+    _preflight()
     pid = os.getpid()
     base = Path("/run") / f"{RUN_PREFIX}{pid}"
     if base.exists():
         _teardown(base)
     try:
-        return _setup(base, pid)
+        return _setup(base, str(pid), _free_uid_range(3_000_000 + (pid % 4_000) * 1_000))
     except BaseException:
         _teardown(base)
         raise
 
 
-def _free_uid_range(first: int) -> int:
+@dataclass
+class Fleet:
+    """Several provider hosts on this machine behind one helper path (see the module's docstring)."""
+    servers: list[SshdServer]
+    shared: Path
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        shutil.rmtree(self.shared, ignore_errors=True)
+
+
+def start_fleet(n: int) -> Fleet:
+    _preflight(shutil.which("unshare"), shutil.which("mount"))
+    pid = os.getpid()
+    shared = Path("/run") / f"{RUN_PREFIX}{pid}-fleet"
+    (shared / "sbin").mkdir(mode=0o755, parents=True, exist_ok=True)      # each sshd mounts its own here
+    shared.chmod(0o755)
+    fleet, blocks = Fleet([], shared), set()
+    try:
+        for i in range(n):
+            base = Path("/run") / f"{RUN_PREFIX}{pid}-h{i}"
+            if base.exists():
+                _teardown(base)
+            uid_min = _free_uid_range(3_000_000 + ((pid + 7 * i) % 4_000) * 1_000, blocks)
+            blocks.add(uid_min // 1000)
+            try:
+                fleet.servers.append(_setup(base, f"{pid}h{i}", uid_min,
+                                            helper_at=str(shared / "sbin" / "gpuflow-helper")))
+            except BaseException:
+                _teardown(base)
+                raise
+    except BaseException:
+        fleet.stop()
+        raise
+    return fleet
+
+
+def _free_uid_range(first: int, taken: set[int] = frozenset()) -> int:
     """A block of 1000 UIDs that no account and no process (a dead run's zombie, say) holds."""
     used = {pw.pw_uid // 1000 for pw in pwd.getpwall()}
     for status in Path("/proc").glob("[0-9]*/status"):
@@ -224,19 +278,19 @@ def _free_uid_range(first: int) -> int:
         except (OSError, ValueError):
             continue
     block = first // 1000
-    while block in used:
+    while block in used or block in taken:
         block = 3_000 + (block - 3_000 + 1) % 4_000
     return block * 1000
 
 
-def _setup(base: Path, pid: int) -> SshdServer:
-    provider = f"gftp{pid}"[:32]
-    uid_min = _free_uid_range(3_000_000 + (pid % 4_000) * 1_000)
-    sudoers = f"/etc/sudoers.d/gpuflow_test_{pid}"
+def _setup(base: Path, tag: str, uid_min: int, helper_at: str | None = None) -> SshdServer:
+    provider = f"gftp{tag}"[:32]
+    sudoers = f"/etc/sudoers.d/gpuflow_test_{tag}"
+    helper = helper_at or str(base / "sbin" / "gpuflow-helper")
     for d in (base, base / "sbin", base / "bin", base / "home", base / "state", base / "prov"):
         d.mkdir(mode=0o755, parents=True, exist_ok=True)
         d.chmod(0o755)
-    (base / "meta.json").write_text(json.dumps({"provider_user": provider, "sudoers": sudoers}))
+    (base / "meta.json").write_text(json.dumps({"provider_user": provider, "sudoers": sudoers, "helper_at": helper_at}))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "gpuflow-test-host",
         "-f", str(base / "ssh_host_ed25519_key"))
@@ -265,7 +319,7 @@ def _setup(base: Path, pid: int) -> SshdServer:
     (ssh_dir / "authorized_keys").chmod(0o600)
 
     tmp_sudoers = Path(sudoers + ".tmp")  # sudo ignores names with a dot while we write
-    tmp_sudoers.write_text(f"{provider} ALL=(root) NOPASSWD: {base}/sbin/gpuflow-helper\n")
+    tmp_sudoers.write_text(f"{provider} ALL=(root) NOPASSWD: {helper}\n")
     tmp_sudoers.chmod(0o440)
     _sh("visudo", "-cf", str(tmp_sudoers))
     tmp_sudoers.rename(sudoers)
@@ -286,9 +340,12 @@ def _setup(base: Path, pid: int) -> SshdServer:
         check = _sh(SSHD, "-t", "-f", str(config), check=False)
     if check.returncode != 0:
         raise SshdUnavailable(f"sshd rejects the test config: {check.stderr.strip()}")
+    argv = [SSHD, "-D", "-e", "-f", str(config)]
+    if helper_at is not None:     # its own mount namespace: the shared helper path is this host's copy
+        argv = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                'mount --bind "$0" "$1" && shift && exec "$@"', str(base / "sbin"), str(Path(helper_at).parent), *argv]
     with open(base / "sshd.log", "wb") as log:   # sshd keeps its own copy of the descriptor
-        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=log, stderr=log,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -301,6 +358,6 @@ def _setup(base: Path, pid: int) -> SshdServer:
             raise SshdUnavailable(f"sshd did not start: {(base / 'sshd.log').read_text()[-500:]}")
         time.sleep(0.05)
     server = SshdServer(base=base, port=port, provider_user=provider, host_key=host_pub, bot_key=bot_key,
-                        uid_min=uid_min, uid_max=uid_min + 999, proc=proc)
+                        uid_min=uid_min, uid_max=uid_min + 999, proc=proc, helper_at=helper_at)
     server.set_gpus(DEFAULT_GPUS)
     return server

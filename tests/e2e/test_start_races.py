@@ -145,3 +145,30 @@ async def test_a_start_slow_to_mine_is_waited_on_never_sent_twice_and_never_revo
     assert "delivery_failed" not in kinds and kinds.count("provisioned") == 1, timeline
     assert int(row.ends_at.timestamp()) == await chain_end_of(m, row.escrow_id)
     no_event_errors(timeline)
+
+
+async def test_rentals_waiting_on_their_start_never_starve_a_new_deposit(market: Market, monkeypatch) -> None:
+    """A round takes up at most BATCH rentals. Rentals whose start is sent but not yet confirmed are
+    looked at again every round (a block may confirm it); they must not take the whole round while a
+    paid rental waits for its account. No block comes here (the starts stay in the mempool), as on
+    a slow chain between blocks: the third deposit still gets its credentials."""
+    from bot.services.fulfilment import provisioning
+
+    m = market
+    monkeypatch.setattr(provisioning, "BATCH", 2)
+    provider, renter, offer_id = await m.market_with_offer(capacity=3)
+    rentals = [await m.rent(renter, offer_id) for _ in range(3)]
+    for _, text in rentals:
+        await m.pay_reply(renter, text)
+    m.mine()                                      # the deposits confirmed (confirmations=1)
+    m.anvil.rpc("evm_setAutomine", [False])
+    try:
+        for _ in range(3):
+            await m.runtime.tick()
+        handed = {rid: len([n for n in await m.notices(renter, rid) if n.sensitive]) for rid, _ in rentals}
+        assert handed == {rid: 1 for rid, _ in rentals}, handed
+        assert [await m.state(rid) for rid, _ in rentals] == ["provisioning"] * 3   # starts still open
+    finally:
+        m.anvil.rpc("evm_setAutomine", [True])
+    for rid, _ in rentals:
+        await funded_and_active(m, rid)
