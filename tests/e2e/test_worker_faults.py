@@ -150,9 +150,8 @@ async def test_a_late_deposit_is_refused_on_chain(proxied) -> None:
     assert (await m.escrow().rental(row.escrow_id)).status == Status.NONE
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)   # the race needs PostgreSQL's row locks
 async def test_end_due_meets_a_rental_another_worker_ended(market: Market, database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the race needs PostgreSQL's row locks (SQLite has one writer)")
     m = market
     provider, renter, offer_id = await m.market_with_offer()
     rental_id = await active_rental(m, renter, offer_id)
