@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.chat.message import Action, ActionStyle, Message, bold, code, plain, pre, user
+from bot.chat.message import Action, ActionStyle, Message, bold, code, plain, user
 from bot.delivery.kinds import Kind
 from bot.delivery.render import Data, extend_action, key_attachment, renders
 
