@@ -78,7 +78,8 @@ async def test_commands_whose_machinery_is_missing_say_so(market):
     for text in ("/earnings", "/withdraw", "/extend 1 2", "/end 1", "/host verify rig"):
         reply = await market.router.handle(bob, text)
         assert not reply.ok and ("not configured" in reply.text or "not set up" in reply.text), text
-    assert "No wallet linked" in (await market.router.handle(bob, "/wallet")).text
+    zed = await person(market, "zed")         # bob is a provider: his payout wallet is linked
+    assert "No wallet linked" in (await market.router.handle(zed, "/wallet")).text
     assert "/wallet link <your address>" in (await market.router.handle(bob, "/wallet link")).text
 
 

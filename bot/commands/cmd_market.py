@@ -109,7 +109,7 @@ group("offer", "show an offer; providers manage their own listings", default="sh
 
 @command("offer show", "one offer in full", offer_param(), example="/offer 12")
 async def _offer_show(call: Call) -> Reply:
-    view = await call.services.offers.show(call.int("offer"))
+    view = await call.services.offers.show(call.int("offer"), call.actor)
     return Reply("offer.show", rm.offer_detail(view), views=(view,))
 
 
@@ -117,21 +117,23 @@ async def _offer_show(call: Call) -> Reply:
          example="/offer create gpu=rtx4090 count=1 vram=24 price=0.5 hours=1-72 region=eu")
 async def _offer_create(call: Call) -> Reply:
     view = await call.services.offers.create(call.actor, offer_spec(call))
-    return Reply("offer.created", rm.offer_detail(view, f"Offer #{view.id} is listed."), views=(view,))
+    return Reply("offer.created", rm.offer_detail(view, rm.offer_heading(view, "is listed")), views=(view,))
 
 
 @command("offer edit", "change your offer (only the settings given)", offer_param(AC.MY_OFFERS),
          *spec_params(False), example="/offer edit 12 price=0.45 max_hours=48")
 async def _offer_edit(call: Call) -> Reply:
     view = await call.services.offers.edit(call.actor, call.int("offer"), offer_spec(call))
-    return Reply("offer.updated", rm.offer_detail(view, f"Offer #{view.id} updated."), views=(view,))
+    heading = f"Offer #{view.id} updated." + (" It is not listed yet." if view.status == "unlisted" else "")
+    return Reply("offer.updated", rm.offer_detail(view, heading), views=(view,))
 
 
 def _status_command(sub: str, status: str, summary: str) -> None:
     @command(f"offer {sub}", summary, offer_param(AC.MY_OFFERS), example=f"/offer {sub} 12")
     async def _set(call: Call) -> Reply:
         view = await call.services.offers.set_status(call.actor, call.int("offer"), status)
-        return Reply("offer.status", Message().add(f"Offer #{view.id} is now {view.status}."), views=(view,))
+        msg = Message().add(rm.offer_heading(view, f"is now {view.status}"))
+        return Reply("offer.status", msg.extend(rm.listing_state(view)), views=(view,))
 
 
 _status_command("pause", "paused", "stop renting it out for now")

@@ -89,7 +89,17 @@ def host_verified(h: HostView, result) -> Message:
     msg = Message().add(f"Host {h.name} verified. Host key ", code(result.fingerprint),
                         " is now pinned: the bot will refuse any other.")
     gpus = ", ".join(f"{g.name} ({g.memory_gb:.0f} GB)" for g in result.gpus)
-    return msg.add("GPUs found: ", user(gpus) if gpus else plain("none"))
+    msg.add("GPUs found: ", user(gpus) if gpus else plain("none"))
+    kept = dict(h.kept_flagged)
+    for o in h.offers:
+        if o.status == "active":
+            msg.add(f"Offer #{o.id} is listed.")
+        elif o.id in kept:
+            msg.add(f"Offer #{o.id} stays paused after a failed delivery: {kept[o.id]}. Ask support to review it.")
+        elif o.status == "unlisted":
+            msg.add(f"Offer #{o.id} is not listed yet: ", *[s for i, g in enumerate(o.missing) for s in (
+                *((plain("; "),) if i else ()), plain(f"{g.what}: "), code(g.fix))])
+    return msg
 
 
 def dispute_list(items: list[DisputeView]) -> Message:

@@ -57,16 +57,46 @@ def offer_page(page: OfferPage) -> Message:
     return msg
 
 
+STATUS_TEXT = {"unlisted": "not listed yet"}
+
+
+def offer_heading(o: OfferView, done: str) -> str:
+    """'Offer #3 is listed.' or, while something is missing, 'Offer #3 is saved, not listed yet.'"""
+    if o.status == "unlisted":
+        return f"Offer #{o.id} is saved, not listed yet."
+    return f"Offer #{o.id} {done}."
+
+
+def listing_state(o: OfferView) -> list[Line]:
+    """Why an offer is not listed (and the commands that fix it), or why it is flagged and how it
+    gets reviewed: the reasons are in the owner's view only (OfferService.show)."""
+    lines: list[Line] = []
+    if o.status == "flagged":
+        lines.append((plain("Paused after a failed delivery"),
+                      *((plain(": "), user(o.flag_reason)) if o.flag_reason else ())))
+        if o.review:     # our words and the host's name (lowercase letters, digits, '-')
+            lines.append((plain(f"To get it reviewed: {o.review}"),))
+    if o.missing:
+        lines.append((plain("Not listed until this is done:" if o.status == "unlisted" else
+                            "Not shown to renters until this is done:"),))
+        lines.extend((plain(f"  - {g.what}: "), code(g.fix)) for g in o.missing)
+    elif o.status == "unlisted":
+        lines.append((plain("Not listed right now: its provider has not finished setting it up."),))
+    return lines
+
+
 def offer_detail(o: OfferView, heading: str | None = None) -> Message:
     msg = Message()
     if heading:
         msg.add(heading)
-    msg.add(f"Offer #{o.id} by ", user(o.provider), f" — {o.status}")
+    msg.add(f"Offer #{o.id} by ", user(o.provider), f" — {STATUS_TEXT.get(o.status, o.status)}")
     msg.add("GPU: ", user(f"{o.gpu_count}x {o.gpu_model}"), f", {o.vram_gb} GB each")
     msg.add(f"Price: {format_amount(o.price_per_hour, o.token)} per hour")
     msg.add(f"Hours: {o.min_hours} to {o.max_hours}; region ", user(o.region))
     msg.add(f"Availability: {o.available} of {o.capacity}; provider reliability {reliability_text(o)}")
-    msg.add("Rent: ", code(f"/rent {o.id} <hours>"))
+    msg.extend(listing_state(o))
+    if o.status == "active":
+        msg.add("Rent: ", code(f"/rent {o.id} <hours>"))
     if o.status == "active" and o.available:
         msg.actions.append(Action(f"Rent offer {o.id}", "rent", {"offer": o.id}, ActionStyle.PRIMARY))
     return msg

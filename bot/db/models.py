@@ -115,7 +115,9 @@ class Offer(Base):
     region: Mapped[str] = mapped_column(String(32))
     capacity: Mapped[int] = mapped_column(Integer, default=1)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="active")   # active|paused|removed|flagged
+    status: Mapped[str] = mapped_column(String(16), default="active")   # active|unlisted|paused|removed|flagged
+    flag_reason: Mapped[str | None] = mapped_column(Text)   # why it was flagged (plain words), while flagged
+    flags: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # times flagged (self-review bound)
     reliability_bps: Mapped[int] = mapped_column(Integer, default=10_000)   # the provider's, copied for the index
     provider_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")   # likewise
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

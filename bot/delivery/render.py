@@ -46,7 +46,8 @@ def _text(d: Data) -> Message:
 # -- listings ---------------------------------------------------------------------------------
 
 LISTING_STATE = {"paused": "Paused by the provider", "flagged": "Paused after a failed delivery",
-                 "removed": "No longer listed"}
+                 "removed": "No longer listed", "unlisted": "Not listed right now"}
+FLAGGED_REVIEW = "Its provider can have it reviewed: fix the machine and verify it again, or ask support."
 
 
 @renders(Kind.LISTING_CREATED, Kind.LISTING_UPDATED, Kind.LISTING_PAUSED, Kind.LISTING_RESUMED,
@@ -59,7 +60,10 @@ def listing(d: Data) -> Message:
             user(o["region"]))
     msg.add(plain("Provider "), user(o["provider"]), plain(f" · reliability {o['reliability_pct']}%"))
     status = o.get("status", "active")
-    if status != "active":
+    if status == "flagged" and o.get("flag_reason"):
+        msg.add(bold(LISTING_STATE["flagged"]), plain(": "), user(str(o["flag_reason"])))
+        msg.add(plain(FLAGGED_REVIEW))
+    elif status != "active":
         msg.add(bold(LISTING_STATE.get(status, status)))
     elif o["available"] <= 0:
         msg.add(bold("Fully booked right now"))
@@ -77,7 +81,8 @@ def offer_data(view) -> Data:
             "price": format_amount(view.price_per_hour, view.token), "token": view.token.symbol,
             "min_hours": view.min_hours, "max_hours": view.max_hours, "region": view.region,
             "provider": view.provider, "reliability_pct": view.reliability_bps // 100,
-            "capacity": view.capacity, "available": view.available, "status": view.status}
+            "capacity": view.capacity, "available": view.available, "status": view.status,
+            "flag_reason": view.flag_reason}
 
 
 # -- a rental's progress message -----------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.chat.message import Action, ActionStyle, Message, bold, code, plain, pre, user
+from bot.chat.message import Action, ActionStyle, Message, bold, code, plain, user
 from bot.delivery.kinds import Kind
 from bot.delivery.render import Data, extend_action, key_attachment, renders
 
@@ -148,9 +148,12 @@ def _extended(d: Data) -> Message:
 @renders(Kind.PROVIDER_FAILED)
 def _provider_failed(d: Data) -> Message:
     refunded = "The renter is refunded and the" if d.get("refunded", True) else "The"
-    return Message().add(plain(f"Rental #{d['rental']} on your offer #{d.get('offer', '?')} could not be delivered: "),
-                         user(str(d.get("reason", ""))),
-                         plain(f". {refunded} offer is paused (flagged) until an admin reviews it."))
+    msg = Message().add(plain(f"Rental #{d['rental']} on your offer #{d.get('offer', '?')} could not be delivered: "),
+                        user(str(d.get("reason", ""))),
+                        plain(f". {refunded} offer is paused (flagged) until it is reviewed."))
+    if d.get("review"):
+        msg.add(plain(f"To get it reviewed: {d['review']}"))     # our words and a host name (a-z, 0-9, -)
+    return msg
 
 
 @renders(Kind.ACCESS_FAILED)

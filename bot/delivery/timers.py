@@ -68,7 +68,9 @@ class TimerService:
                 lead = minutes * 60
                 rows = (await session.execute(
                     select(Rental.id, Rental.ends_at, Rental.started_at)
-                    .where(Rental.state == S.ACTIVE.value, Rental.ends_at > now, ~self._has(ENDING, lead, Rental.ends_at))
+                    .where(Rental.state == S.ACTIVE.value, Rental.ends_at > now,
+                           Rental.hours * 3600 > lead,      # shorter ones never get this timer: left in, they
+                           ~self._has(ENDING, lead, Rental.ends_at))   # would fill every batch for ever
                     .limit(BATCH))).all()
                 for rid, ends, started in rows:
                     if started is None or ends - timedelta(seconds=lead) > started:   # shorter rentals: no reminder

@@ -1,6 +1,8 @@
 """Helpers shared by the services: timeline, notices, view building, guarded state moves."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -9,6 +11,7 @@ from bot.crypto import SecretBox
 from bot.db.base import utcnow
 from bot.db.models import Host, Offer, Provider, Rental, TimelineEntry, User
 from bot.domain.errors import Conflict, NotFound
+from bot.domain.listing import FLAGGED, Gap, listing_gaps, review_path
 from bot.domain.pricing import Token
 from bot.domain.reputation import NEW_BELOW
 from bot.domain.states import HOLDS_CAPACITY, RentalState, Step, next_state
@@ -48,10 +51,29 @@ async def get_rental(session: AsyncSession, rental_id: int) -> Rental:
     return rental
 
 
-async def offer_view(session: AsyncSession, settings: Settings, offer: Offer) -> OfferView:
+def host_verified(host: Host | None) -> bool:
+    """Verified: /host verify passed (and has not failed since) with a host key pinned."""
+    return host is not None and host.verified_at is not None and host.host_key is not None
+
+
+async def offer_gaps(session: AsyncSession, offer: Offer) -> list[Gap]:
+    """What keeps `offer` from being listed now (bot.domain.listing), read from the store."""
     provider = await session.get(Provider, offer.provider_id)
     host = await session.get(Host, offer.host_id) if offer.host_id else None
-    return make_offer_view(settings, offer, provider.name if provider else "?", host.name if host else None)
+    wallet = await session.scalar(select(User.wallet_address).where(User.id == provider.user_id)) if provider else None
+    return listing_gaps(host.name if host else None, host_verified(host), wallet is not None)
+
+
+async def offer_view(session: AsyncSession, settings: Settings, offer: Offer) -> OfferView:
+    """The offer with what keeps it unlisted and, when flagged, how to get it reviewed: the owner's
+    view (OfferService.show strips those for others)."""
+    provider = await session.get(Provider, offer.provider_id)
+    host = await session.get(Host, offer.host_id) if offer.host_id else None
+    view = make_offer_view(settings, offer, provider.name if provider else "?", host.name if host else None)
+    if offer.status == "removed":
+        return view
+    return replace(view, missing=tuple(await offer_gaps(session, offer)),
+                   review=review_path(view.host, offer.flags or 0) if offer.status == FLAGGED else None)
 
 
 def make_offer_view(settings: Settings, offer: Offer, provider_name: str, host_name: str | None) -> OfferView:
@@ -61,6 +83,7 @@ def make_offer_view(settings: Settings, offer: Offer, provider_name: str, host_n
         price_per_hour=offer.price_per_hour, min_hours=offer.min_hours, max_hours=offer.max_hours,
         region=offer.region, capacity=offer.capacity, reserved=offer.reserved, status=offer.status,
         reliability_bps=offer.reliability_bps, provider_new=offer.provider_outcomes < NEW_BELOW, host=host_name,
+        flag_reason=offer.flag_reason if offer.status == FLAGGED else None,
     )
 
 

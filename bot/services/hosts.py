@@ -14,6 +14,7 @@ from bot.db.models import Host, Provider
 from bot.domain.errors import Conflict, InvalidInput, NotAvailableYet, NotFound
 from bot.chat.text import one_line
 from bot.ssh import HostKeyMismatch, HostTarget, HostVerification, SshError, generate_keypair, host_setup_text, verify_host
+from bot.services import listing
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import HostView
 from bot.ssh.names import HOST_NAME_RE, HOST_RE, check_bot_login   # the same patterns the host's helper checks
@@ -75,7 +76,13 @@ class HostService:
                                       host_key=host.host_key, helper=self.ctx.settings.ssh.helper_path)
 
     async def verify(self, actor: Actor, name: str) -> tuple[HostView, HostVerification]:
-        """Log in, pin the host key on first contact (refuse a changed one later), read the GPUs."""
+        """Log in, pin the host key on first contact (refuse a changed one later), read the GPUs.
+
+        Passing lists the host's waiting offers (bot.services.listing) and may clear its flagged
+        ones. Failing (unreachable, refused login, a changed host key) unverifies the host: its
+        offers are taken off the listings until a verify passes again, since the last check is what
+        renters rely on. The pinned key stays, so a changed key is never taken on silently; rentals
+        already running keep going (the worker uses the pin, not this mark)."""
         if self.ctx.ssh is None:
             raise NotAvailableYet("SSH is not set up on this bot")
         async with self.ctx.sessions() as session:
@@ -83,16 +90,40 @@ class HostService:
         try:
             result = await verify_host(self.ctx.ssh, self.target(host))
         except HostKeyMismatch:
+            await self._failed(host.id)
             raise Conflict(f"{host.name} presented a different host key than the one pinned "
-                           f"({host.host_key_fingerprint}); if you reinstalled it, remove and add the host again") from None
+                           f"({host.host_key_fingerprint}); if you reinstalled it, remove and add the host again. "
+                           "Its offers are not listed until it verifies") from None
         except SshError as exc:
-            raise Conflict(f"could not verify {host.name}: {one_line(str(exc), 200)}") from None
+            await self._failed(host.id)
+            raise Conflict(f"could not verify {host.name}: {one_line(str(exc), 200)}. "
+                           f"Its offers are not listed until /host verify {host.name} passes") from None
+        return await self.record_verification(actor, host.name, result), result
+
+    async def record_verification(self, actor: Actor, name: str, result: HostVerification) -> HostView:
+        """What a passing verify changes, once the machine has answered: the pin, the GPU report,
+        the verified mark; then the host's flagged offers are reviewed and its waiting offers
+        listed. Tests and the demo's stand-in machines call this with a stand-in result."""
         report = ", ".join(f"{g.name} {g.memory_gb:.0f} GB" for g in result.gpus) or "no GPUs"
         async with self.ctx.sessions.begin() as session:
-            row = await session.get(Host, host.id)
+            row = await self._own_host(session, actor, name)
+            if row.host_key is not None and row.host_key != result.host_key:
+                raise Conflict(f"{row.name} presented a different host key than the one pinned")
             row.host_key, row.host_key_fingerprint = result.host_key, result.fingerprint
             row.gpu_report, row.verified_at = one_line(report, MAX_GPU_REPORT), self.ctx.now()
-            return _view(row), result
+            await session.flush()
+            kept = await listing.review_flagged(session, row, result.gpus)
+            await listing.list_waiting(session, self.ctx.settings, row.provider_id, host_id=row.id)
+            return _view(row, await listing.host_offer_views(session, self.ctx.settings, row.id), tuple(kept))
+
+    async def _failed(self, host_id: int) -> None:
+        async with self.ctx.sessions.begin() as session:
+            row = await session.get(Host, host_id)
+            if row is None or row.verified_at is None:
+                return
+            row.verified_at = None
+            await session.flush()
+            await listing.unlist_gapped(session, self.ctx.settings, row.provider_id, host_id=row.id)
 
     async def _own_host(self, session: AsyncSession, actor: Actor, name: str) -> Host:
         provider = await session.scalar(select(Provider).where(Provider.user_id == actor.user_id))
@@ -126,7 +157,8 @@ class HostService:
         return provider
 
 
-def _view(h: Host) -> HostView:
+def _view(h: Host, offers: tuple = (), kept_flagged: tuple = ()) -> HostView:
     return HostView(name=h.name, address=h.address, port=h.port, login_user=h.login_user,
                     public_key=h.public_key, host_key_fingerprint=h.host_key_fingerprint,
-                    verified=h.verified_at is not None, gpu_report=h.gpu_report)
+                    verified=h.verified_at is not None, gpu_report=h.gpu_report, offers=offers,
+                    kept_flagged=kept_flagged)

@@ -3,27 +3,26 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Host, Offer, Provider
 from bot.domain.errors import InvalidInput, NotFound, PermissionDenied
+from bot.domain.listing import ACTIVE, FLAGGED, UNLISTED, listed_status
 from bot.domain.pricing import parse_amount
 from bot.domain.query import PRICE_SCALE, OfferQuery, describe, normalize_gpu, parse_query
 from bot.delivery.kinds import Kind
-from bot.delivery.notify import notify
-from bot.delivery.render import offer_data
-from bot.services.common import get_offer, make_offer_view, offer_view
+from bot.services.common import get_offer, make_offer_view, offer_gaps, offer_view
+from bot.services.listing import announce, listing_changed
 from bot.services.context import Actor, ServiceContext
 from bot.services.views import OfferPage, OfferView
 
 _GPU_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}")
 _REGION_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MAX_HOURS = 24 * 90
-OFFER_STATUSES = ("active", "paused", "removed", "flagged")
+OFFER_STATUSES = ("active", "unlisted", "paused", "removed", "flagged")   # unlisted: see bot.domain.listing
 
 _COLUMNS = {
     "gpu": Offer.gpu_key, "count": Offer.gpu_count, "vram": Offer.vram_gb, "price": Offer.price_nano,
@@ -92,11 +91,20 @@ class OfferService:
         return OfferPage(offers=[by_id[i] for i in ids], total=total, page=query.page, pages=pages,
                          query=describe(query))
 
-    async def show(self, offer_id: int) -> OfferView:
+    async def show(self, offer_id: int, actor: Actor | None = None) -> OfferView:
+        """Anyone may look an offer up by id; what keeps it unlisted and how a flagged one gets
+        reviewed are for its owner and staff only."""
         async with self.ctx.sessions() as session:
-            return await offer_view(session, self.ctx.settings, await get_offer(session, offer_id))
+            offer = await get_offer(session, offer_id)
+            view = await offer_view(session, self.ctx.settings, offer)
+            provider = await session.get(Provider, offer.provider_id)
+        if actor is not None and (actor.is_staff or (provider is not None and provider.user_id == actor.user_id)):
+            return view
+        return replace(view, missing=(), review=None)
 
     async def create(self, actor: Actor, spec: OfferSpec) -> OfferView:
+        """Saved at once; listed (its post queued) only when its host is verified and the provider
+        has a payout wallet, else it waits as unlisted and the view says what is missing."""
         missing = [n for n in ("gpu", "count", "vram", "price", "min_hours", "max_hours", "region")
                    if getattr(spec, n) is None]
         if missing:
@@ -105,15 +113,16 @@ class OfferService:
         async with self.ctx.sessions.begin() as session:
             provider = await self._provider_of(session, actor)
             host = await self._pick_host(session, provider, spec.host)
-            offer = Offer(provider_id=provider.id, host_id=host.id, reserved=0, status="active",
+            offer = Offer(provider_id=provider.id, host_id=host.id, reserved=0, status=UNLISTED, flags=0,
                           reliability_bps=provider.reliability_bps, provider_outcomes=provider.outcome_count)
             self._apply(offer, spec, creating=True)
             session.add(offer)
             await session.flush()
-            view = await offer_view(session, self.ctx.settings, offer)
-            await notify(session, Kind.LISTING_CREATED, f"listing:{offer.id}:created", data={"offer": offer_data(view)},
-                         offer_id=offer.id)
-            return view
+            if await offer_gaps(session, offer):
+                return await offer_view(session, self.ctx.settings, offer)
+            offer.status = ACTIVE
+            await session.flush()
+            return await announce(session, self.ctx.settings, offer)
 
     async def edit(self, actor: Actor, offer_id: int, spec: OfferSpec) -> OfferView:
         if all(getattr(spec, n) is None for n in OfferSpec.__dataclass_fields__):
@@ -127,25 +136,48 @@ class OfferService:
                 offer.host_id = (await self._pick_host(session, provider, spec.host)).id
             self._apply(offer, spec, creating=False)
             await session.flush()
+            if offer.status in (ACTIVE, UNLISTED):     # another host may close or open a gap
+                was, offer.status = offer.status, listed_status(ACTIVE, await offer_gaps(session, offer))
+                await session.flush()
+                if was == UNLISTED and offer.status == ACTIVE:
+                    return await announce(session, self.ctx.settings, offer)
+                if was == ACTIVE and offer.status == UNLISTED:
+                    view = await offer_view(session, self.ctx.settings, offer)
+                    await listing_changed(session, Kind.LISTING_REMOVED, view)
+                    return view
             view = await offer_view(session, self.ctx.settings, offer)
             await listing_changed(session, Kind.LISTING_UPDATED, view)
             return view
 
     async def set_status(self, actor: Actor, offer_id: int, status: str) -> OfferView:
-        """pause / resume / remove. The owner may do all three; admins may pause or remove any."""
+        """pause / resume / remove. The owner may do all three; admins may pause or remove any;
+        support staff review flagged offers: resuming one clears its flag. Resuming lists the offer
+        only when nothing is missing (bot.domain.listing); else it waits as unlisted."""
         if status not in ("active", "paused", "removed"):
             raise InvalidInput("status must be active, paused or removed")
         async with self.ctx.sessions.begin() as session:
-            offer = await self._own_offer(session, actor, offer_id, admin_ok=status != "active")
-            if offer.status == "flagged" and status == "active" and not actor.is_admin:
-                raise PermissionDenied(f"offer #{offer_id} was flagged after a failed delivery; ask an admin")
-            if offer.status == status:
+            review = status == ACTIVE and actor.is_staff and (await get_offer(session, offer_id)).status == FLAGGED
+            offer = await self._own_offer(session, actor, offer_id, admin_ok=status != "active", staff_ok=review)
+            if offer.status == FLAGGED and status == ACTIVE and not actor.is_staff:
+                view = await offer_view(session, self.ctx.settings, offer)
+                raise PermissionDenied(f"offer #{offer_id} was flagged after a failed delivery"
+                                       f"{': ' + view.flag_reason if view.flag_reason else ''}. "
+                                       f"To get it reviewed: {view.review}")
+            gaps = await offer_gaps(session, offer) if status == ACTIVE else []
+            target = listed_status(status, gaps)
+            if offer.status == target:
+                if target == UNLISTED:
+                    raise InvalidInput(f"offer #{offer_id} is not listed yet: "
+                                       + "; ".join(g.text() for g in gaps))
                 raise InvalidInput(f"offer #{offer_id} is already {status}")
-            offer.status = status
+            offer.status = target
+            if offer.status != FLAGGED:
+                offer.flag_reason = None
             await session.flush()
             view = await offer_view(session, self.ctx.settings, offer)
-            kind = {"active": Kind.LISTING_RESUMED, "paused": Kind.LISTING_PAUSED, "removed": Kind.LISTING_REMOVED}
-            await listing_changed(session, kind[status], view)
+            kind = {ACTIVE: Kind.LISTING_RESUMED, "paused": Kind.LISTING_PAUSED, "removed": Kind.LISTING_REMOVED}
+            if target in kind:
+                await listing_changed(session, kind[target], view)
             return view
 
     # -- helpers -----------------------------------------------------------------------------
@@ -171,10 +203,10 @@ class OfferService:
         return hosts[0]
 
     async def _own_offer(self, session: AsyncSession, actor: Actor, offer_id: int, *,
-                         admin_ok: bool = False) -> Offer:
+                         admin_ok: bool = False, staff_ok: bool = False) -> Offer:
         offer = await get_offer(session, offer_id)
         provider = await session.get(Provider, offer.provider_id)
-        if provider.user_id != actor.user_id and not (admin_ok and actor.is_admin):
+        if provider.user_id != actor.user_id and not (admin_ok and actor.is_admin) and not (staff_ok and actor.is_staff):
             raise PermissionDenied(f"offer #{offer_id} is not yours")
         return offer
 
@@ -229,11 +261,4 @@ class OfferService:
             new.setdefault("capacity", 1)
         for key, value in new.items():
             setattr(offer, key, value)
-
-
-async def listing_changed(session: AsyncSession, kind: Kind, view: OfferView) -> None:
-    """Edit (or delete) the offer's listing posts on every platform. Each change is its own
-    notice (one command, one transaction); the posts show the offer as it is when sent."""
-    await notify(session, kind, f"listing:{view.id}:{kind.value}:{secrets.token_hex(8)}",
-                 data={"offer": offer_data(view)}, offer_id=view.id)
 

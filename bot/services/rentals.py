@@ -150,6 +150,12 @@ class RentalService:
         raise NotFound(f"there is no rental #{rental_id} of yours")
 
     def _check_rentable(self, actor: Actor, offer: Offer, hours: int, provider: Provider | None) -> None:
+        if offer.status == "unlisted":
+            raise Conflict(f"offer #{offer.id} is not listed yet (its provider has not finished setting it up: a "
+                           "verified machine and a payout wallet), so it cannot be rented; see /offers for others")
+        if offer.status == "flagged":
+            raise Conflict(f"offer #{offer.id} is paused after a failed delivery until it is reviewed, so it cannot "
+                           "be rented now; see /offers for others")
         if offer.status != "active":
             raise Conflict(f"offer #{offer.id} is {offer.status} and cannot be rented now")
         if provider is not None and provider.user_id == actor.user_id:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.listing import Gap
 from bot.domain.pricing import Token
 
 
@@ -25,6 +26,9 @@ class OfferView:
     reliability_bps: int
     host: str | None
     provider_new: bool = False      # too few closed rentals to judge: shown as "new", not scored
+    flag_reason: str | None = None  # while flagged: why (plain words; may quote the host's helper, escaped)
+    missing: tuple[Gap, ...] = ()   # what keeps it from being listed (its owner's and staff's views only)
+    review: str | None = None       # while flagged: how its owner gets it reviewed (their views only)
 
     @property
     def available(self) -> int:
@@ -90,6 +94,8 @@ class HostView:
     host_key_fingerprint: str | None
     verified: bool
     gpu_report: str | None = None     # what the host reported, as the provider's machine wrote it (user text)
+    offers: tuple[OfferView, ...] = ()            # after /host verify: its offers as they are now
+    kept_flagged: tuple[tuple[int, str], ...] = ()  # flagged offers a passing verify did not clear, and why
 
 
 @dataclass(frozen=True)

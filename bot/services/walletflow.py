@@ -7,7 +7,6 @@ watcher, not the wallet's answer, decides whether money moved.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from dataclasses import dataclass

@@ -10,11 +10,12 @@ from datetime import timedelta
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy import select, update
 
-from bot.db.models import Rental, User, WalletChallenge
+from bot.db.models import Provider, Rental, User, WalletChallenge
 from bot.domain.errors import Conflict, InvalidInput
 from bot.domain.states import HOLDS_CAPACITY
 from bot.services.context import Actor, ServiceContext
 from bot.services.identity import attach
+from bot.services.listing import list_waiting, unlist_gapped
 from bot.wallet import siwe
 
 CHALLENGE_TTL = timedelta(minutes=10)
@@ -88,6 +89,7 @@ class WalletService:
             user.wallet_address, user.wallet_linked_at = address, self.ctx.now()
             if session_topic is not None:
                 user.wallet_session = session_topic
+            await self._listings_follow(session, actor)      # a provider's waiting offers may be listed now
             return address
 
     async def set_session(self, actor: Actor, topic: str | None) -> None:
@@ -106,7 +108,17 @@ class WalletService:
             if await self._has_open_rentals(session, actor):
                 raise Conflict("finish or cancel your open rentals before unlinking your wallet")
             old, user.wallet_address, user.wallet_session = user.wallet_address, None, None
+            await self._listings_follow(session, actor)      # no payout wallet: a provider's offers wait
             return old
+
+    async def _listings_follow(self, session, actor: Actor) -> None:
+        """The payout wallet is one of the listing conditions (bot.domain.listing)."""
+        provider_id = await session.scalar(select(Provider.id).where(Provider.user_id == actor.user_id))
+        if provider_id is None:
+            return
+        await session.flush()
+        await unlist_gapped(session, self.ctx.settings, provider_id)
+        await list_waiting(session, self.ctx.settings, provider_id)
 
     async def _has_open_rentals(self, session, actor: Actor) -> bool:
         states = [s.value for s in HOLDS_CAPACITY]

@@ -3,11 +3,17 @@ then the money, wallet and SSH steps with local stand-ins for the outside world 
 handlers/console/demo_live.py)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_utils import keccak
 
 from bot.app import open_app
 from bot.config import Settings, TokenSettings
 from bot.crypto import generate_master_key
+from devnet.machines import stand_in_verification
 from handlers.console import ConsoleFrontend
 
 USDC = "0x" + "a0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
@@ -40,6 +46,12 @@ SCRIPT = """
 /rentals
 /rental 1
 /cancel 1
+# A new provider's offer is saved but waits: the machine is not verified, no payout wallet is linked
+/as fresh-rigs
+/offer create gpu=rtx4090 count=1 vram=24 price=0.3 token=USDC hours=1-24 region=eu
+/offer 7
+/as alice
+!/rent 7 2
 # Bob takes the same slot, then a provider edits a listing
 /as bob
 /rent 3 2
@@ -48,6 +60,14 @@ SCRIPT = """
 !/offer edit 3 price=0.01
 /offers provider=ohio-basement
 """
+
+
+async def _link_demo_wallet(app, actor, name: str) -> None:
+    """Sign the provider's wallet sign-in with a throw-away demo key (the real SIWE path)."""
+    account = Account.from_key(keccak(text=f"gpuflow-demo-wallet:{name}"))
+    challenge = await app.services.wallets.challenge(actor, account.address)
+    await app.services.wallets.verify(actor, Account.sign_message(encode_defunct(text=challenge.message),
+                                                                   account.key).signature.to_0x_hex())
 
 
 async def run_demo(tmp: Path) -> int:
@@ -72,12 +92,22 @@ async def run_market_demo(tmp: Path) -> int:
         print("Part 1: the market (a throw-away database, no chain: renting stops at the reservation)")
         print("=" * 78)
         print(f"gpuflow demo: a throw-away market in {tmp}\n")
+        print("(no machines and no wallets in this part: for the seeded providers, a stand-in answers each "
+              "/host verify as the listed GPUs would, and a demo key signs each payout-wallet sign-in; offers are "
+              "listed only on verified hosts of providers with a payout wallet)")
         seeded = 0
         for provider, host, spec in SEED:
             await front.switch_user(provider)
+            if await app.services.wallets.linked_address(front.actor) is None:
+                await _link_demo_wallet(app, front.actor, provider)
             await app.router.handle_text(front.invocation, f"/host add {host} {host}.{provider}.example 22 gpuflow")
+            gpu, count, vram = re.search(r"gpu=(\S+) count=(\d+) vram=(\d+)", spec).groups()
+            await app.services.hosts.record_verification(
+                front.actor, host, stand_in_verification(gpu, int(count), int(vram), machine=f"{provider}:{host}"))
             reply = await app.router.handle_text(front.invocation, f"/offer create {spec}")
-            seeded += reply.ok
+            seeded += reply.ok and "is listed" in reply.text
+        await front.switch_user("fresh-rigs")        # a provider who has only registered a machine so far
+        await app.router.handle_text(front.invocation, "/host add den den.fresh-rigs.example 22 gpuflow")
         await front.deliver_notices()
         print(f"\n(seeded {seeded} offers from 3 providers)\n")
         failures = await front.run_lines(SCRIPT.splitlines())

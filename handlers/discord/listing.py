@@ -8,6 +8,7 @@ from typing import Any
 import discord
 
 from bot.chat import Message
+from bot.delivery.render import FLAGGED_REVIEW
 from handlers.discord.escape import user_text
 from handlers.discord.render import Outgoing, outgoing
 
@@ -35,6 +36,9 @@ def listing_embed(offer: dict[str, Any]) -> discord.Embed:
     else:
         availability = f"{available} of {capacity} free" if capacity > 1 else "free"
     embed.add_field(name="Availability", value=availability, inline=False)
+    if status == "flagged" and offer.get("flag_reason"):
+        embed.add_field(name="Paused after a failed delivery",
+                        value=(user_text(str(offer["flag_reason"])) + "\n" + FLAGGED_REVIEW)[:1024], inline=False)
     return embed
 
 

@@ -157,3 +157,32 @@ async def test_support_is_warned_before_a_dispute_times_out_on_chain(app, clock)
     assert f"Dispute on rental #{rid} times out" in warning and f"/resolve #{rid}" in warning
     (d,) = [d for d in await app.services.deliveries.claim("console") if d.kind.value == "dispute-timeout"]
     assert d.purpose == "support"
+
+
+async def test_rentals_too_short_for_a_reminder_never_crowd_out_longer_ones(database_url, clock, tmp_path,
+                                                                            monkeypatch):
+    """A rental shorter than a reminder's lead gets no timer; such rentals used to fill every
+    scheduling batch (they match "no timer yet" for ever), so a longer rental behind them never got one."""
+    from bot.delivery import timers as timers_module
+
+    monkeypatch.setattr(timers_module, "BATCH", 2)
+    app = await open_app(make_settings(database_url, data_dir=tmp_path,
+                                       delivery={"end_reminders_min": [1440]}), clock=clock)
+    try:
+        alice = await person(app, "alice")
+        ids = []
+        for n, hours in enumerate((2, 3, 48)):                     # only the 48 h rental outlasts a day's lead
+            _, offer_id = await provider_with_offer(app, f"prov{n}", max_hours=72)
+            rental = await app.services.rentals.create(alice, offer_id, hours)
+            async with app.services.ctx.sessions.begin() as session:
+                row = await session.get(Rental, rental.id)
+                await move(session, row, Step.DEPOSIT_CONFIRMED, "paid")
+                await move(session, row, Step.PROVISION, "provisioning")
+                await move(session, row, Step.START, "started", started_at=clock.now,
+                           ends_at=clock.now + timedelta(hours=hours))
+            ids.append(rental.id)
+        for _ in range(3):
+            await app.services.housekeeping()
+        assert [len(await timers(app, rid)) for rid in ids] == [0, 0, 1]
+    finally:
+        await app.close()

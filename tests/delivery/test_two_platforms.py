@@ -10,11 +10,14 @@ from bot.delivery.kinds import Kind
 from bot.delivery.models import DeliveryRow
 from bot.delivery.notify import notify
 from bot.services import OfferSpec
+from tests.helpers import link_wallet, verify_host
 
 
 async def provider_offer(m, platform: str = "alpha") -> tuple[object, int]:
     prov = await m.on(platform, "prov", "Prov")
     await m.services.hosts.add(prov, "rig", "rig.example.net", 22, "gpuflow")
+    await verify_host(m.app, prov)          # listed only on a verified host, with a payout wallet
+    await link_wallet(m.app, prov)
     view = await m.services.offers.create(prov, OfferSpec(gpu="rtx4090", count=1, vram=24, price="0.5", token="USDC",
                                                            min_hours=1, max_hours=24, region="eu"))
     return prov, view.id

@@ -3,7 +3,7 @@ replies as embeds, ephemeral when private, buttons and modals that call the core
 from __future__ import annotations
 
 from bot.commands import top_level
-from tests.helpers import provider_with_offer
+from tests.helpers import link_wallet, provider_with_offer, verify_host
 
 
 async def discord_person(app, user):
@@ -82,4 +82,12 @@ async def test_offer_create_options_then_modal(emu, world, front, market_app):
     await handle.answered()
     assert handle.response_type == 9
     reply = await (await emu.submit_modal(handle, {"price": "0.75", "min_hours": "1", "max_hours": "48"})).done()
-    assert "listed" in reply.embeds[0]["description"]
+    text = reply.embeds[0]["description"]      # saved, but the machine and the wallet come first
+    assert "is saved, not listed yet" in text and "/host verify rig" in text and "/wallet link" in text, text
+    await verify_host(market_app, actor, count=2)
+    await link_wallet(market_app, actor)
+    handle = await emu.slash(provider, "offer create", channel=world["general"], gpu="rtx4090", count=2, vram=24,
+                             region="eu", token="USDC")
+    await handle.answered()
+    reply = await (await emu.submit_modal(handle, {"price": "0.75", "min_hours": "1", "max_hours": "48"})).done()
+    assert "is listed" in reply.embeds[0]["description"]

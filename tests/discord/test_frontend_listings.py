@@ -4,12 +4,15 @@ send is retried and, thanks to the nonce, never doubled."""
 from __future__ import annotations
 
 from tests.discord.test_frontend_basics import discord_person
+from tests.helpers import link_wallet, verify_host
 
 
 async def _offer(emu, world, market_app) -> int:
     provider = world["sue"]
     actor = await discord_person(market_app, provider)
     await market_app.services.hosts.add(actor, "rig", "rig.example.net", 22, "gpuflow")
+    await verify_host(market_app, actor)
+    await link_wallet(market_app, actor)
     handle = await emu.slash(provider, "offer create", channel=world["general"], gpu="rtx4090", count=1, vram=24,
                              region="eu", token="USDC")
     await handle.answered()

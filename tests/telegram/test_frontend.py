@@ -127,8 +127,9 @@ async def test_offer_create_is_a_guided_conversation(tg: LoopbackTelegram, front
     await carol.press(await tg.wait_for(carol.dm, "which max hours?"), "72")
     region = await tg.wait_for(carol.dm, "which region?")
     await carol.send("eu")
-    listed = await tg.wait_for(carol.dm, "is listed")
-    assert "2x" in listed.text and region.message_id < listed.message_id
+    saved = await tg.wait_for(carol.dm, "is saved, not listed yet")     # her machine is not verified yet
+    assert "2x" in saved.text and region.message_id < saved.message_id
+    assert "/host verify rig" in saved.text and "/wallet link" in saved.text, saved.text
 
 
 async def test_support_commands_are_refused_to_others(tg: LoopbackTelegram, frontend_factory) -> None:

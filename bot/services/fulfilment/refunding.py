@@ -10,7 +10,8 @@ from bot.delivery.kinds import Kind
 from bot.delivery.notify import notify
 from bot.domain.reputation import provider_failure
 from bot.domain.states import RentalState
-from bot.services.common import add_timeline
+from bot.services.common import add_timeline, offer_view
+from bot.services.listing import listing_changed
 from bot.services.fulfilment.base import BATCH, Part, each, log
 
 S = RentalState
@@ -47,16 +48,23 @@ class Refunds(Part):
                 await self.flag_offer(session, rental, reason)
 
     async def flag_offer(self, session, rental: Rental, reason: str) -> None:
+        """Pause the offer for review, keeping `reason` (plain words) to show its owner, renters
+        and its listing post, which now says it is paused and why. A removed offer stays removed."""
         offer = await session.get(Offer, rental.offer_id)
         if offer.status == "flagged":
             return
-        offer.status = "flagged"
+        if offer.status != "removed":
+            offer.status, offer.flag_reason, offer.flags = "flagged", reason, (offer.flags or 0) + 1
         provider = await session.get(Provider, rental.provider_id)
         provider.failed_count += 1
+        await session.flush()
+        view = await offer_view(session, self.ctx.settings, offer)
         await notify(session, Kind.PROVIDER_FAILED, f"rental:{rental.id}:provider-failed",
                      data={"rental": rental.id, "offer": offer.id, "reason": reason,
-                           "refunded": rental.refund_reason is not None},
+                           "refunded": rental.refund_reason is not None, "review": view.review},
                      user_id=provider.user_id, rental_id=rental.id)
+        if offer.status == "flagged":
+            await listing_changed(session, Kind.LISTING_PAUSED, view)
 
     async def send_due(self) -> int:
         """Cancel on chain every flagged rental whose record is still FUNDED."""
