@@ -122,3 +122,25 @@ def test_bump_is_more_than_ten_percent():
     from bot.chain.sender import _bump
 
     assert _bump(100) > 110 and _bump(0) == 1
+
+
+async def test_open_refs_is_open_for_of_many_in_one_query(store):
+    """The latest transaction of the purpose decides, as in open_for: open, finished, finished after
+    an earlier one, reopened after a finished one, other purpose, never sent."""
+    journal = TxJournal(store, 31337)
+    refs = ["0x" + f"{i:02d}" * 32 for i in range(6)]
+
+    async def record(ref: str, nonce: int, purpose: str = "start") -> int:
+        return await journal.record(sender=TO, nonce=nonce, purpose=purpose, ref=ref, to=TO, data="0x", value=0,
+                                    gas=21000, max_fee=1, priority_fee=1, tx_hash=f"0x{nonce:064x}", raw="0x")
+
+    await record(refs[0], 0)
+    await journal.finish(await record(refs[1], 1), TX_MINED)
+    await record(refs[2], 2)
+    await journal.finish(await record(refs[2], 3), TX_MINED)
+    await journal.finish(await record(refs[3], 4), TX_MINED)
+    await record(refs[3], 5)
+    await record(refs[4], 6, purpose="settle")
+    assert await journal.open_refs(refs, "start") == {refs[0], refs[3]}
+    assert {r for r in refs if await journal.open_for(r, "start") is not None} == {refs[0], refs[3]}
+    assert await journal.open_refs([], "start") == set()
