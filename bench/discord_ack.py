@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import pct  # noqa: E402
 from bot.app import open_app  # noqa: E402
 from bot.crypto import generate_master_key  # noqa: E402
 from devnet.discord import DiscordEmulator  # noqa: E402
@@ -34,11 +35,6 @@ from tests.helpers import provider_with_offer  # noqa: E402
 
 COMMANDS = [("offers", {"gpu": "rtx4090", "sort": "price"}), ("rentals", {}), ("offer show", {"offer": 1}),
             ("help", {})]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def cpu_seconds(pid: int) -> float:

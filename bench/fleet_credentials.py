@@ -37,7 +37,6 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eth_account import Account  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench.stats import pct, wall  # noqa: E402
 from bot.chain.deploy import deploy_escrow  # noqa: E402
 from bot.chain.rpc import make_web3  # noqa: E402
 from bot.chain.sender import TxSender  # noqa: E402
@@ -60,15 +60,6 @@ from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DI
 
 POLL_INTERVAL_S = 2.0
 GOAL_P95_S = 1.5
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def wall() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class HelperCalls:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
+from bench.stats import pct  # noqa: E402
 from bot.chain.deploy import deploy_escrow  # noqa: E402
 from bot.chain.rpc import make_web3  # noqa: E402
 from bot.config import Settings, TokenSettings  # noqa: E402
@@ -41,11 +42,6 @@ from devnet.anvil import start_anvil  # noqa: E402
 from devnet.sshd import start_sshd  # noqa: E402
 
 MAX_TICKS = 50
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def show(label: str, values: list[float]) -> str:

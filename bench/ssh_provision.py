@@ -15,15 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import pct  # noqa: E402
 from bot.ssh import GpuSpec, SshPool, provision, revoke  # noqa: E402
 from devnet.sshd import start_sshd  # noqa: E402
 
 SPEC = GpuSpec("RTX 4090", 1, 24)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def timed(pool: SshPool, target, user: str) -> float:

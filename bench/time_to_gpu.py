@@ -22,13 +22,13 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
+from bench.stats import pct, wall  # noqa: E402
 from bot.chain.deploy import deploy_escrow  # noqa: E402
 from bot.chain.rpc import make_web3  # noqa: E402
 from bot.chain.sender import TxSender  # noqa: E402
@@ -43,15 +43,6 @@ from tests.e2e.conftest import (ADDRESS, ARBITER_KEY, CHAIN_ID, DEPLOYER_KEY, DI
 
 CONFIRMATIONS = 2
 POLL_INTERVAL_S = 2.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def wall() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 async def credentials_at(m: Market, rental_ids: list[int], timeout: float) -> dict[int, float]:
