@@ -1,14 +1,42 @@
 """Small helpers for service-level tests: people, providers with offers, a database snapshot."""
 from __future__ import annotations
 
+import socket
+
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_utils import keccak
 from sqlalchemy import select
 
+from bot.chat import Invocation
 from bot.db.base import Base
 from bot.services import Actor, OfferSpec
 from devnet.machines import stand_in_verification
+
+
+def console(name: str) -> Invocation:
+    """A console user's direct message to the bot, as the router receives it."""
+    return Invocation(platform="console", platform_user_id=name, display_name=name, is_dm=True)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound once and closed again."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def verify_over_ssh(app, name: str, host: str = "rig"):
+    """`/host verify HOST` typed by `name` with a real SSH pool (one attempt, 2 s to connect), for
+    tests whose host is unreachable; the context's own pool is put back afterwards."""
+    from bot.ssh import SshLimits, SshPool
+
+    previous, app.services.ctx.ssh = app.services.ctx.ssh, SshPool(SshLimits(attempts=1, connect_timeout=2))
+    try:
+        return await app.router.handle_text(console(name), f"/host verify {host}")
+    finally:
+        await app.services.ctx.ssh.aclose()
+        app.services.ctx.ssh = previous
 
 
 async def person(app, name: str) -> Actor:

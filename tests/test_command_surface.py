@@ -3,7 +3,6 @@ buttons round-trip through the platforms' payload limits."""
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import replace
 
 import pytest
@@ -15,11 +14,7 @@ from bot.commands.codec import DISCORD_CUSTOM_ID, TELEGRAM_CALLBACK
 from bot.domain.states import RentalState, Step, next_state
 from bot.domain.errors import InvalidTransition
 from bot.services.views import OfferPage
-from tests.helpers import person, provider_with_offer
-
-
-def console(name: str) -> Invocation:
-    return Invocation(platform="console", platform_user_id=name, display_name=name, is_dm=True)
+from tests.helpers import closed_port, console, person, provider_with_offer, verify_over_ssh
 
 
 def test_the_table_is_well_formed():
@@ -178,19 +173,10 @@ async def test_forged_payloads_gain_nothing(app, forged):
 
 async def test_host_errors_and_reports_are_stored_and_shown_plainly(app, tmp_path):
     """No platform escaping in the core or the store: the console shows the SSH error as it is."""
-    from bot.ssh import SshLimits, SshPool
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]          # closed again: nothing listens there
+    port = closed_port()
     prov = await person(app, "prov")
     await app.services.hosts.add(prov, "rig", "127.0.0.1", port, "gpuflow")
-    app.services.ctx.ssh = SshPool(SshLimits(attempts=1, connect_timeout=2))
-    try:
-        reply = await app.router.handle_text(console("prov"), "/host verify rig")
-    finally:
-        await app.services.ctx.ssh.aclose()
-        app.services.ctx.ssh = None
+    reply = await verify_over_ssh(app, "prov")
     assert not reply.ok
     assert f"127.0.0.1:{port}: cannot connect (ConnectionRefusedError)" in reply.text, reply.text
     assert "\\" not in reply.text

@@ -2,24 +2,16 @@
 how to get reviewed (bot.domain.listing, bot.services.listing)."""
 from __future__ import annotations
 
-import socket
-
 import pytest
 
-from bot.chat import Invocation
 from bot.db.models import Rental
 from bot.domain.errors import Conflict, PermissionDenied
 from bot.services import OfferSpec
 from bot.services.fulfilment.refunding import Refunds
-from bot.ssh import SshLimits, SshPool
-from tests.helpers import link_wallet, person, provider_with_offer, verify_host
+from tests.helpers import closed_port, console, link_wallet, person, provider_with_offer, verify_host, verify_over_ssh
 
 SPEC = OfferSpec(gpu="rtx4090", count=1, vram=24, price="0.5", token="USDC", min_hours=1, max_hours=24, region="eu")
 CREATE = "/offer create gpu=rtx4090 count=1 vram=24 price=0.5 token=USDC hours=1-24 region=eu"
-
-
-def console(name: str) -> Invocation:
-    return Invocation(platform="console", platform_user_id=name, display_name=name, is_dm=True)
 
 
 async def listing_notices(app, offer_id: int) -> list[str]:
@@ -124,19 +116,11 @@ async def test_a_failed_verify_unlists_until_it_passes_again(listings):
     app = listings
     prov = await person(app, "prov")
     await link_wallet(app, prov)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]          # closed again: nothing listens there
-    await app.services.hosts.add(prov, "rig", "127.0.0.1", port, "gpuflow")
+    await app.services.hosts.add(prov, "rig", "127.0.0.1", closed_port(), "gpuflow")
     await verify_host(app, prov)           # it answered once (a stand-in for that verify)
     view = await app.services.offers.create(prov, SPEC)
     assert view.status == "active"
-    app.services.ctx.ssh = SshPool(SshLimits(attempts=1, connect_timeout=2))
-    try:
-        reply = await app.router.handle_text(console("prov"), "/host verify rig")
-    finally:
-        await app.services.ctx.ssh.aclose()
-        app.services.ctx.ssh = None
+    reply = await verify_over_ssh(app, "prov")
     assert not reply.ok and "not listed until /host verify rig passes" in reply.text, reply.text
     assert (await app.services.offers.show(view.id)).status == "unlisted"
     assert await listing_notices(app, view.id) == ["listing-created", "listing-removed"]
