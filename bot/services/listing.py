@@ -46,6 +46,15 @@ async def announce(session: AsyncSession, settings, offer: Offer) -> OfferView:
     return view
 
 
+async def _move(session: AsyncSession, offer: Offer, was: str, to: str, **values) -> bool:
+    """The offer's guarded status change (`was` -> `to`): False when another transaction moved it
+    first. The offer is refreshed either way, so callers see the status that holds."""
+    done = await session.execute(update(Offer).where(Offer.id == offer.id, Offer.status == was)
+                                 .values(status=to, **values).execution_options(synchronize_session=False))
+    await session.refresh(offer)
+    return done.rowcount == 1
+
+
 async def list_waiting(session: AsyncSession, settings, provider_id: int, *, host_id: int | None = None) -> list[int]:
     """List every waiting (unlisted) offer of the provider (on `host_id`) whose gaps are closed now;
     the ids listed. Guarded (unlisted -> active), so each is listed and announced once."""
@@ -57,11 +66,8 @@ async def list_waiting(session: AsyncSession, settings, provider_id: int, *, hos
         offer = await session.get(Offer, offer_id)
         if await offer_gaps(session, offer):
             continue
-        done = await session.execute(update(Offer).where(Offer.id == offer_id, Offer.status == UNLISTED)
-                                     .values(status=ACTIVE).execution_options(synchronize_session=False))
-        if done.rowcount != 1:
+        if not await _move(session, offer, UNLISTED, ACTIVE):
             continue
-        await session.refresh(offer)
         await announce(session, settings, offer)
         listed.append(offer_id)
     return listed
@@ -79,12 +85,8 @@ async def unlist_gapped(session: AsyncSession, settings, provider_id: int, *, ho
         offer = await session.get(Offer, offer_id)
         if not await offer_gaps(session, offer):
             continue
-        if offer.status == ACTIVE:
-            done = await session.execute(update(Offer).where(Offer.id == offer_id, Offer.status == ACTIVE)
-                                         .values(status=UNLISTED).execution_options(synchronize_session=False))
-            if done.rowcount == 1:
-                unlisted.append(offer_id)
-            await session.refresh(offer)
+        if offer.status == ACTIVE and await _move(session, offer, ACTIVE, UNLISTED):
+            unlisted.append(offer_id)
         await listing_changed(session, Kind.LISTING_REMOVED, await offer_view(session, settings, offer))
     return unlisted
 
@@ -104,11 +106,7 @@ async def review_flagged(session: AsyncSession, host: Host, gpus) -> list[tuple[
         if not check.ok:
             kept.append((offer.id, f"the machine's GPUs do not match the offer: {check.reason}"))
             continue
-        done = await session.execute(update(Offer).where(Offer.id == offer.id, Offer.status == FLAGGED)
-                                     .values(status=UNLISTED, flag_reason=None)
-                                     .execution_options(synchronize_session=False))
-        if done.rowcount == 1:
-            await session.refresh(offer)
+        await _move(session, offer, FLAGGED, UNLISTED, flag_reason=None)
     return kept
 
 
